@@ -1,0 +1,70 @@
+"""The ``kit`` command line: ``kit plugins`` and the subcommands plugins add."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from kitcore.plugins import PluginInfo, plugins
+
+
+def _status(info: PluginInfo) -> str:
+    if info.disabled:
+        return "disabled"
+    return f"error: {info.error}" if info.error else "ok"
+
+
+def _registers(info: PluginInfo) -> str:
+    parts = [f"{kind}: {', '.join(names)}" for kind, names in sorted(info.registers.items())]
+    if info.commands:
+        parts.append(f"commands: {', '.join(info.commands)}")
+    return "; ".join(parts) or "-"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list for machines.")
+@click.option("--all", "show_all", is_flag=True, help="Include the core's built-in parts.")
+def plugins_command(as_json: bool, show_all: bool) -> None:
+    """List installed plugins: name, version, hooks, what each registers, status."""
+    infos = [i for i in plugins().infos if show_all or not i.builtin]
+    if as_json:
+        click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no kit plugins installed (pip install kit-http, kit-prometheus, ...)")
+        return
+    rows = [["NAME", "VERSION", "HOOKS", "REGISTERS", "STATUS"]]
+    for i in infos:
+        hooks = ", ".join(h.removeprefix("kit_register_") for h in i.hooks) or "-"
+        rows.append([i.name, i.version or "-", hooks, _registers(i), _status(i)])
+    click.echo(_table(rows))
+
+
+def make_cli() -> click.Group:
+    """Build the ``kit`` click group: the core's commands plus every plugin's."""
+
+    @click.group()
+    @click.version_option(package_name="kitcore", prog_name="kit")
+    def cli() -> None:
+        """kit: a toolkit for microservices."""
+
+    cli.add_command(plugins_command)
+    plugins().add_commands(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the ``kit`` command."""
+    return make_cli().main(args=argv if argv is not None else sys.argv[1:], prog_name="kit")

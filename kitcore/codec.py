@@ -1,0 +1,56 @@
+"""JSON codec shared by transports: msgspec decoding with errors that name the field.
+
+Every transport decodes a request into a typed msgspec Struct the same way, so a bad
+field reads the same whether it came over HTTP or gRPC: an ``InvalidArgument`` whose
+details carry the field path (``$.s``) and msgspec's reason.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from kitcore.errors import InvalidArgument
+
+_PATH = re.compile(r"at `(\$[^`]*)`")
+_encoder = msgspec.json.Encoder()
+
+encode = _encoder.encode
+"""Encode a value as JSON bytes (msgspec)."""
+
+
+@lru_cache(maxsize=1024)
+def decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    """Return a cached JSON decoder for ``type_``."""
+    return msgspec.json.Decoder(type_)
+
+
+def invalid_argument(exc: msgspec.MsgspecError) -> InvalidArgument:
+    """Turn a msgspec decode or validation error into InvalidArgument naming the field."""
+    text = str(exc)
+    match = _PATH.search(text)
+    details: dict[str, Any] = {"reason": text}
+    if match:
+        details["field"] = match.group(1)
+    return InvalidArgument(f"invalid request: {text}", details=details)
+
+
+def decode(data: bytes | bytearray | memoryview | str, type_: Any) -> Any:
+    """Decode JSON ``data`` into ``type_``; malformed or invalid input raises InvalidArgument."""
+    try:
+        return decoder(type_).decode(data)
+    except msgspec.MsgspecError as exc:
+        raise invalid_argument(exc) from None
+    except RecursionError:
+        raise InvalidArgument("invalid request: JSON nested too deeply") from None
+
+
+def convert(obj: Any, type_: Any) -> Any:
+    """Convert builtin objects (dicts, lists, ...) into ``type_``, raising InvalidArgument."""
+    try:
+        return msgspec.convert(obj, type_)
+    except msgspec.MsgspecError as exc:
+        raise invalid_argument(exc) from None

@@ -1,0 +1,128 @@
+"""The hooks a kit plugin may implement, each with its exact signature.
+
+Hooks are synchronous registration hooks (pluggy has no async hooks): each is called
+once, when the plugin manager loads, with a ``register`` callable bound to the calling
+plugin, so that a name two plugins both claim is reported against the second one.
+
+``register(name, factory, **meta)`` adds a named backend of the hook's kind:
+
+- ``name``: the backend's name or URL scheme (``"http"``, ``"etcd"``, ``"prometheus"``).
+- ``factory``: the callable that builds the backend; what it takes is fixed per kind below.
+- ``**meta``: kind-specific extras, e.g. ``registrar=`` for discovery and ``description=``.
+
+A plugin marks its implementations with ``kitcore.hookimpl``::
+
+    from kitcore import hookimpl
+
+    @hookimpl
+    def kit_register_discovery(register):
+        register("etcd", EtcdInstancer.from_url, registrar=EtcdRegistrar.from_url)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import click
+import pluggy
+
+PROJECT = "kit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Register(Protocol):
+    """The ``register`` callable passed to every registration hook."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], /, **meta: Any) -> None:
+        """Add the backend ``name`` built by ``factory``."""
+
+
+@hookspec
+def kit_register_transports(register: Register) -> None:
+    """Register transports by URL scheme.
+
+    ``register(scheme, client_factory, server=...)``: ``client_factory(spec, instance,
+    **options) -> (endpoint, closer)`` builds, for a ``kitcore.service.ServiceSpec`` and
+    one instance address (``"host:port"``), a client Endpoint that takes a
+    ``kitcore.client.Call`` and returns the method's result; ``closer`` (or None) releases
+    its connections. ``server`` (optional) is ``server(target, url, **options)``
+    serving a service instance, an endpoint set or an app at ``url``.
+    """
+
+
+@hookspec
+def kit_register_discovery(register: Register) -> None:
+    """Register service discovery backends by URL scheme.
+
+    ``register(scheme, instancer_factory, registrar=registrar_factory)``:
+    ``instancer_factory(url, **options) -> kitcore.sd.Instancer``;
+    ``registrar_factory(url, instance, **options) -> kitcore.sd.Registrar``, or omitted
+    when the backend cannot register (DNS SRV).
+    """
+
+
+@hookspec
+def kit_register_metrics(register: Register) -> None:
+    """Register metrics providers: ``register(name, provider_factory)``.
+
+    ``provider_factory(url, **options) -> kitcore.metrics.Provider``; ``url`` is the
+    configured string, e.g. ``"statsd://127.0.0.1:8125?prefix=svc"`` or ``"prometheus"``.
+    """
+
+
+@hookspec
+def kit_register_tracing(register: Register) -> None:
+    """Register tracers: ``register(name, tracing_factory)``.
+
+    ``tracing_factory(url, **options)`` returns an object whose ``middleware(name)``
+    returns a server-side Middleware tracing the endpoint ``name``.
+    """
+
+
+@hookspec
+def kit_register_breakers(register: Register) -> None:
+    """Register circuit breakers: ``register(name, breaker_factory)``.
+
+    ``breaker_factory(**options) -> kitcore.circuitbreaker.Breaker``.
+    """
+
+
+@hookspec
+def kit_register_limiters(register: Register) -> None:
+    """Register rate limiters: ``register(name, limiter_factory)``.
+
+    ``limiter_factory(**options)`` returns a ``kitcore.ratelimit.Allower`` or ``Waiter``.
+    """
+
+
+@hookspec
+def kit_register_commands(cli: click.Group) -> None:
+    """Add subcommands to ``cli``, the click group of the ``kit`` command."""
+
+
+KINDS: dict[str, str] = {
+    "kit_register_transports": "transports",
+    "kit_register_discovery": "discovery",
+    "kit_register_metrics": "metrics",
+    "kit_register_tracing": "tracing",
+    "kit_register_breakers": "breakers",
+    "kit_register_limiters": "limiters",
+}
+"""Registration hook name -> the kind of backend it registers."""
+
+PROVIDERS: dict[str, dict[str, str]] = {
+    "transports": {"http": "kit-http", "https": "kit-http", "grpc": "kit-grpc"},
+    "discovery": {
+        "consul": "kit-consul",
+        "etcd": "kit-etcd",
+        "zk": "kit-zookeeper",
+        "dnssrv": "kit-dnssrv",
+    },
+    "metrics": {"prometheus": "kit-prometheus", "statsd": "kit-statsd", "dogstatsd": "kit-statsd"},
+    "tracing": {"otel": "kit-otel", "opentracing": "kit-opentracing"},
+    "breakers": {"pybreaker": "kit-pybreaker"},
+    "limiters": {"pyrate": "kit-ratelimit", "redis": "kit-ratelimit"},
+}
+"""Which first-party distribution provides a backend name, for 'install X' hints."""

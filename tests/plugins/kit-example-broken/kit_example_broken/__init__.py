@@ -1,0 +1,1 @@
+"""A kit plugin whose plugin module cannot be imported."""

@@ -1,0 +1,1 @@
+"""A tiny working kit plugin, installed by kit's tests."""
