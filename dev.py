@@ -30,8 +30,11 @@ def run(*cmd: str | os.PathLike[str], **kw: object) -> None:
 
 
 def plugin_dirs() -> list[Path]:
-    return sorted(Path(p) for p in glob.glob(str(ROOT / "plugins" / "kit-*")) if
-                  (Path(p) / "pyproject.toml").exists())
+    return sorted(
+        Path(p)
+        for p in glob.glob(str(ROOT / "plugins" / "kit-*"))
+        if (Path(p) / "pyproject.toml").exists()
+    )
 
 
 def setup(test: bool) -> None:
@@ -41,8 +44,9 @@ def setup(test: bool) -> None:
     extra = "[test]" if test else ""
     specs = [f"{ROOT}{extra}"] + [f"{p}{extra}" for p in plugin_dirs()]
     # Reinstall only when a pyproject changed: a no-op setup keeps `dev.py test` quick.
-    stamp_text = "\n".join([extra] + [(Path(s.split("[")[0]) / "pyproject.toml").read_text()
-                                      for s in specs])
+    stamp_text = "\n".join(
+        [extra] + [(Path(s.split("[")[0]) / "pyproject.toml").read_text() for s in specs]
+    )
     stamp = VENV / f".kit-setup{'-test' if test else ''}"
     digest = hashlib.sha256(stamp_text.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
@@ -64,8 +68,7 @@ def demo() -> int:
 
 def test(pytest_args: list[str]) -> int:
     setup(test=True)
-    packages = ["kitcore"] + [str(d) for p in plugin_dirs() for d in p.glob("kit_*")
-                              if d.is_dir()]
+    packages = ["kitcore"] + [str(d) for p in plugin_dirs() for d in p.glob("kit_*") if d.is_dir()]
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy", *packages)
     return subprocess.call([str(PY), "-m", "pytest", *pytest_args], cwd=ROOT)

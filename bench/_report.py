@@ -20,8 +20,9 @@ Ratios are kit / baseline for costs (lower is better) unless the table says othe
 
 def machine() -> str:
     """One line describing where the figures came from."""
-    return (f"Python {platform.python_version()} on {platform.machine()}, "
-            f"{time.strftime('%Y-%m-%d')}")
+    return (
+        f"Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d')}"
+    )
 
 
 def write_section(name: str, body: str) -> None:
@@ -30,8 +31,11 @@ def write_section(name: str, body: str) -> None:
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
     block = f"{begin}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else (
-        text.rstrip() + "\n\n" + block + "\n")
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else (text.rstrip() + "\n\n" + block + "\n")
+    )
     BENCHMARKS.write_text(text)
 
 

@@ -1,6 +1,6 @@
 """Core benchmarks: middleware chains, typed service calls, import and `kit plugins` time.
 
-    .venv/bin/python bench/core.py        # writes the "core" section of BENCHMARKS.md
+.venv/bin/python bench/core.py        # writes the "core" section of BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import abest_of, machine, write_section  # noqa: E402
+from _report import abest_of, machine, write_section
 
-from kitcore import Endpoint, Middleware, chain, describe, endpoints  # noqa: E402
+from kitcore import Endpoint, Middleware, chain, describe, endpoints
 
 N = 200_000
 
@@ -37,14 +37,15 @@ async def leaf(request: Any) -> Any:
 
 def nested(depth: int) -> Endpoint:
     """The same depth of pass-through wrappers, nested by hand as one would without kit."""
+
+    def wrap(next_: Endpoint) -> Endpoint:
+        async def endpoint(request: Any) -> Any:
+            return await next_(request)
+
+        return endpoint
+
     endpoint: Endpoint = leaf
     for _ in range(depth):
-        def wrap(next_: Endpoint) -> Endpoint:
-            async def endpoint(request: Any) -> Any:
-                return await next_(request)
-
-            return endpoint
-
         endpoint = wrap(endpoint)
     return endpoint
 
@@ -98,7 +99,10 @@ def main() -> None:
     n_plugins = listed.stdout.count('"name"')
 
     lines = [
-        "## Core", "", machine(), "",
+        "## Core",
+        "",
+        machine(),
+        "",
         "| middleware chain depth | kit `chain` | hand-nested closures | ratio (target <= 1.10x) |",
         "|---|---|---|---|",
     ]

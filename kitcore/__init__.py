@@ -27,7 +27,7 @@ from kitcore.errors import (
 )
 
 if TYPE_CHECKING:
-    from kitcore.client import Call, Client, client
+    from kitcore.client import Call, Client, connect
     from kitcore.plugins import hookimpl
     from kitcore.service import ServiceSpec, describe, endpoints, method
 
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "hookimpl": "kitcore.plugins",
-    "client": "kitcore.client",
+    "connect": "kitcore.client",
     "Client": "kitcore.client",
     "Call": "kitcore.client",
     "describe": "kitcore.service",
@@ -62,7 +62,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "chain",
-    "client",
+    "connect",
     "describe",
     "endpoints",
     "from_sync",

@@ -70,7 +70,7 @@ class Client(Generic[S]):
         await self.close()
 
 
-def client(
+def connect(
     service: type[S],
     target: str,
     *,
@@ -82,7 +82,7 @@ def client(
     manager: Plugins | None = None,
     **options: Any,
 ) -> Client[S]:
-    """Build a client of ``service`` at ``target`` (round robin + retry over its instances).
+    """Connect to ``service`` at ``target``: a Client doing round robin + retry over its instances.
 
     ``middleware`` wraps each instance's endpoint (a breaker, a limiter...);
     ``options`` go to the transport's client factory.
@@ -96,8 +96,10 @@ def client(
     try:
         transport_backend = manager.backend("transports", target_scheme)
     except BackendNotFound:
-        if transport is None and "://" in target and target_scheme not in manager.registry.names(
-            "discovery"
+        if (
+            transport is None
+            and "://" in target
+            and target_scheme not in manager.registry.names("discovery")
         ):
             raise
         transport_backend = None

@@ -28,7 +28,7 @@ _OPTIONS = "__kit_method__"
 
 
 def method(name: str | None = None, **options: Any) -> Callable[[F], F]:
-    """Mark a service method with a wire name and transport options (e.g. ``http="GET /x/{id}"``)."""
+    """Mark a service method with a wire name and transport options (``http="GET /x/{id}"``)."""
 
     def mark(func: F) -> F:
         setattr(func, _OPTIONS, {"name": name, **options})

@@ -20,10 +20,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A directory holding the example plugins, installed for real with pip."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target),
-         str(HERE / "plugins" / "kit-example-good"), str(HERE / "plugins" / "kit-example-broken")],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(HERE / "plugins" / "kit-example-good"),
+            str(HERE / "plugins" / "kit-example-broken"),
+        ],
+        check=True,
+        capture_output=True,
     )
     yield target
 
@@ -31,8 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def kit(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("KIT_PLUGINS", "KIT_DISABLE_PLUGINS")}
     environ = {**base, "PYTHONPATH": str(site), **env}
-    return subprocess.run([*KIT, *args], capture_output=True, text=True, env=environ,
-                          timeout=60)
+    return subprocess.run([*KIT, *args], capture_output=True, text=True, env=environ, timeout=60)
 
 
 def by_name(output: str) -> dict[str, dict[str, object]]:
@@ -79,8 +89,9 @@ def test_plugin_subcommand_runs(site: Path) -> None:
 
 
 def test_disable_and_only(site: Path) -> None:
-    plugins = by_name(kit(site, "plugins", "--json",
-                          KIT_DISABLE_PLUGINS="kit-example-broken").stdout)
+    plugins = by_name(
+        kit(site, "plugins", "--json", KIT_DISABLE_PLUGINS="kit-example-broken").stdout
+    )
     assert plugins["kit-example-broken"]["disabled"] is True
     assert plugins["kit-example-broken"]["error"] is None
     only = by_name(kit(site, "plugins", "--json", KIT_PLUGINS="kit-example-broken").stdout)

@@ -53,7 +53,9 @@ class UnknownHook:
 def test_backends_register_and_open_by_url() -> None:
     plugins = load(entry_points=False, extra=[("kit-etcd", Discovery()), ("kit-m", Metrics())])
     assert plugins.open("discovery", "etcd://127.0.0.1:2379/svc", ttl=3) == (
-        "etcd://127.0.0.1:2379/svc", {"ttl": 3})
+        "etcd://127.0.0.1:2379/svc",
+        {"ttl": 3},
+    )
     backend = plugins.backend("discovery", "etcd")
     assert backend.plugin == "kit-etcd" and backend.meta["registrar"] is factory
     assert plugins.open("metrics", "prometheus") == ("prometheus", {})
@@ -100,8 +102,9 @@ def test_a_raising_hook_is_reported_and_its_registrations_dropped() -> None:
 
 
 def test_invalid_hooks_are_reported() -> None:
-    plugins = load(entry_points=False,
-                   extra=[("sig", WrongSignature()), ("unknown", UnknownHook())])
+    plugins = load(
+        entry_points=False, extra=[("sig", WrongSignature()), ("unknown", UnknownHook())]
+    )
     errors = {i.name: i.error for i in plugins.infos}
     assert errors["sig"] is not None and "extra" in errors["sig"]
     assert errors["unknown"] is not None and "kit_register_teleporters" in errors["unknown"]
@@ -133,7 +136,8 @@ def test_commands_hook_adds_subcommands() -> None:
 
 
 def test_plugins_may_be_modules() -> None:
-    module = SimpleNamespace(kit_register_metrics=hookimpl(
-        lambda register: register("mod", factory)))
+    module = SimpleNamespace(
+        kit_register_metrics=hookimpl(lambda register: register("mod", factory))
+    )
     plugins = load(entry_points=False, extra=[("mod", module)])
     assert "mod" in plugins.registry.names("metrics")

@@ -61,8 +61,10 @@ async def test_endpoints_call_the_methods() -> None:
     spec = describe(Geometry)
     req = spec.methods["distance"].request(Point(0, 0), Point(3, 4))
     assert await eps["distance"](req) == 5.0
-    assert await eps["distance"]({"a": {"x": 0, "y": 0}, "b": {"x": 1, "y": 1},
-                                  "squared": True}) == 2.0
+    assert (
+        await eps["distance"]({"a": {"x": 0, "y": 0}, "b": {"x": 1, "y": 1}, "squared": True})
+        == 2.0
+    )
     assert await eps["lookup"]({"name": "sq", "limit": 2}) == ["sq", "sq"]
     with pytest.raises(NotFound):
         await eps["lookup"]({"name": "none"})

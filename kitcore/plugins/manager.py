@@ -92,7 +92,7 @@ class Plugins:
         self.infos: list[PluginInfo] = []
 
     def add(self, plugin: object, name: str, *, builtin: bool = False) -> PluginInfo:
-        """Register ``plugin`` (a module or object with hookimpls) and run its registration hooks."""
+        """Register ``plugin`` (a module or object with hookimpls) and run its hooks."""
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         info = PluginInfo(name=name, module=module, builtin=builtin)
         self.infos.append(info)
@@ -130,7 +130,8 @@ class Plugins:
     def _impl(self, hook: str, plugin_name: str) -> Callable[..., Any] | None:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin_name == plugin_name:
-                return impl.function
+                function: Callable[..., Any] = impl.function
+                return function
         return None
 
     @staticmethod
@@ -147,16 +148,25 @@ class Plugins:
     def load_entry_points(self, env: Mapping[str, str] = os.environ) -> None:
         """Load every ``kit`` entry point, honouring KIT_PLUGINS and KIT_DISABLE_PLUGINS."""
         entry_points = ExtensionManager.make_test_instance([], namespace=GROUP)
-        found = sorted({ep.name: ep for ep in entry_points.list_entry_points()}.values(),
-                       key=lambda ep: ep.name)
+        found = sorted(
+            {ep.name: ep for ep in entry_points.list_entry_points()}.values(),
+            key=lambda ep: ep.name,
+        )
         only = _names(env.get("KIT_PLUGINS"))
         disabled = _names(env.get("KIT_DISABLE_PLUGINS")) or set()
-        wanted = [ep.name for ep in found if (only is None or ep.name in only)
-                  and ep.name not in disabled]
+        wanted = [
+            ep.name for ep in found if (only is None or ep.name in only) and ep.name not in disabled
+        ]
         for ep in found:
             if ep.name not in wanted:
-                self.infos.append(PluginInfo(name=ep.name, module=ep.module, disabled=True,
-                                             version=_version(ep.name, ep.module)))
+                self.infos.append(
+                    PluginInfo(
+                        name=ep.name,
+                        module=ep.module,
+                        disabled=True,
+                        version=_version(ep.name, ep.module),
+                    )
+                )
         failures: dict[str, BaseException] = {}
 
         def failed(_: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
@@ -170,9 +180,14 @@ class Plugins:
             if ep.name not in wanted:
                 continue
             if ep.name in failures:
-                self.infos.append(PluginInfo(name=ep.name, module=ep.module,
-                                             version=_version(ep.name, ep.module),
-                                             error=_error(failures[ep.name])))
+                self.infos.append(
+                    PluginInfo(
+                        name=ep.name,
+                        module=ep.module,
+                        version=_version(ep.name, ep.module),
+                        error=_error(failures[ep.name]),
+                    )
+                )
             elif ep.name in loaded:
                 info = self.add(loaded[ep.name], ep.name)
                 info.module = ep.module
@@ -181,8 +196,11 @@ class Plugins:
     def add_commands(self, cli: click.Group) -> None:
         """Let every plugin add its subcommands to the ``kit`` click group."""
         for info in self.infos:
-            impl = None if info.error or info.disabled else self._impl(
-                "kit_register_commands", info.name)
+            impl = (
+                None
+                if info.error or info.disabled
+                else self._impl("kit_register_commands", info.name)
+            )
             if impl is None:
                 continue
             before = set(cli.commands)
@@ -201,8 +219,12 @@ class Plugins:
         return self.registry.open(kind, url, *args, **options)
 
 
-def load(*, entry_points: bool = True, extra: Iterable[tuple[str, object]] = (),
-         env: Mapping[str, str] = os.environ) -> Plugins:
+def load(
+    *,
+    entry_points: bool = True,
+    extra: Iterable[tuple[str, object]] = (),
+    env: Mapping[str, str] = os.environ,
+) -> Plugins:
     """Build a plugin manager: the core's built-ins, then ``extra`` plugins, then entry points."""
     from kitcore.plugins import builtin
 

@@ -42,9 +42,7 @@ class Registry:
         taken = self._backends[backend.kind].get(backend.name)
         if taken is None:
             return None
-        return (
-            f"{backend.kind} backend {backend.name!r} is already registered by {taken.plugin!r}"
-        )
+        return f"{backend.kind} backend {backend.name!r} is already registered by {taken.plugin!r}"
 
     def add(self, backend: Backend) -> None:
         """Add ``backend``; raise ValueError when its name is taken."""

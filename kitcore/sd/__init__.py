@@ -1,0 +1,37 @@
+"""Service discovery: where the instances of a service are, and keeping clients in step.
+
+Go kit's ``sd`` package, asyncio-first. An Instancer reports a service's instance sets
+as Events; a Registrar announces this instance; a Factory builds a client endpoint for
+one instance; an Endpointer keeps those endpoints in step with an Instancer. Backends
+(etcd, ZooKeeper, Consul, DNS SRV) live in plugins and build on ``BaseInstancer`` and
+``BaseRegistrar``; ``static://`` and ``FixedInstancer`` live here.
+"""
+
+from __future__ import annotations
+
+from kitcore.sd.endpointer import Endpointer, FixedEndpointer
+from kitcore.sd.event import Event
+from kitcore.sd.factory import Closer, Factory, close_quietly
+from kitcore.sd.instancer import BaseInstancer, Instancer, Subscription
+from kitcore.sd.open import instancer, registrar
+from kitcore.sd.registrar import BaseRegistrar, Registrar
+from kitcore.sd.static import FixedInstancer, parse_static_url, static_instancer
+
+__all__ = [
+    "BaseInstancer",
+    "BaseRegistrar",
+    "Closer",
+    "Endpointer",
+    "Event",
+    "Factory",
+    "FixedEndpointer",
+    "FixedInstancer",
+    "Instancer",
+    "Registrar",
+    "Subscription",
+    "close_quietly",
+    "instancer",
+    "parse_static_url",
+    "registrar",
+    "static_instancer",
+]

@@ -1,0 +1,27 @@
+"""Opening discovery backends by URL, whichever plugin registered the scheme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kitcore.plugins import BackendNotFound, plugins, scheme
+from kitcore.sd.instancer import Instancer
+from kitcore.sd.registrar import Registrar
+
+
+def instancer(url: str, **options: Any) -> Instancer:
+    """Open the Instancer ``url`` names: ``static://h1:p1,h2:p2``, ``etcd://h:p/prefix``, ..."""
+    opened: Instancer = plugins().open("discovery", url, **options)
+    return opened
+
+
+def registrar(url: str, instance: str, **options: Any) -> Registrar:
+    """Open a Registrar announcing ``instance`` (``"host:port"``) at the discovery ``url``."""
+    backend = plugins().backend("discovery", scheme(url))
+    make = backend.meta.get("registrar")
+    if make is None:
+        raise BackendNotFound(
+            f"discovery backend {backend.name}:// (from {backend.plugin}) cannot register instances"
+        )
+    opened: Registrar = make(url, instance, **options)
+    return opened

@@ -1,0 +1,1 @@
+"""Reusable conformance suites for plugin authors."""
