@@ -304,7 +304,7 @@ async def test_an_instancer_closed_before_its_first_event_does_not_hang_callers(
     instancer = BaseInstancer()
     await instancer.close()
     endpointer = Endpointer(instancer, Factory())
-    assert await endpointer.endpoints() == []
+    assert await endpointer.endpoints() == ()
     await endpointer.close()
 
 
@@ -356,5 +356,5 @@ async def test_fixed_endpointer_returns_its_endpoints() -> None:
 
     async with FixedEndpointer([one]) as endpointer:
         endpoints = await endpointer.endpoints()
-        endpoints.clear()  # a copy: the endpointer's own list is untouched
-        assert await endpointer.endpoints() == [one]
+        assert endpoints == (one,)
+        assert isinstance(endpoints, tuple)  # immutable: callers cannot change the set

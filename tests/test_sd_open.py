@@ -20,8 +20,11 @@ def backend() -> Iterator[MemoryBackend]:
     class Plugin:
         @hookimpl
         def kit_register_discovery(self, register: Any) -> None:
-            register("mem", lambda url, **o: memory.instancer(),
-                     registrar=lambda url, instance, **o: memory.registrar(instance))
+            register(
+                "mem",
+                lambda url, **o: memory.instancer(),
+                registrar=lambda url, instance, **o: memory.registrar(instance),
+            )
             register("norg", lambda url, **o: memory.instancer())
 
     reset(load(entry_points=False, extra=[("mem", Plugin())]))

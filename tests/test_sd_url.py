@@ -21,13 +21,15 @@ def test_defaults_and_plain_forms() -> None:
     u = parse("consul://127.0.0.1:8500/stringsvc?tag=blue")
     assert u.path == "/stringsvc" and u.params == {"tag": "blue"} and u.username is None
     assert parse("dnssrv://_http._tcp.svc.local", default_port=53).hosts == (
-        ("_http._tcp.svc.local", 53),)
+        ("_http._tcp.svc.local", 53),
+    )
     assert parse("zk://[::1]:2181/a/").hosts == (("::1", 2181),)
     assert parse("zk://[::1]:2181/a/").path == "/a"
 
 
-@pytest.mark.parametrize("bad", ["127.0.0.1:2379", "etcd:///x", "etcd://h:99999/x",
-                                 "etcd://h:abc/x", "etcd://h/x"])
+@pytest.mark.parametrize(
+    "bad", ["127.0.0.1:2379", "etcd:///x", "etcd://h:99999/x", "etcd://h:abc/x", "etcd://h/x"]
+)
 def test_bad_urls_say_what_is_wrong(bad: str) -> None:
     with pytest.raises(ValueError, match="discovery URL"):
         parse(bad)

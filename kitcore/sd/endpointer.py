@@ -49,7 +49,8 @@ class Endpointer:
         self._logger = logger
         self._invalidate_after = invalidate_on_error
         self._cache: dict[str, tuple[Endpoint, Closer | None]] = {}
-        self._endpoints: list[Endpoint] = []
+        # A tuple, handed out as is: no copy per call on the balancer's hot path.
+        self._endpoints: tuple[Endpoint, ...] = ()
         self._error: BaseException | None = None
         self._invalidate_at: float | None = None
         self._invalidated = False
@@ -60,7 +61,7 @@ class Endpointer:
         self._closed = False
         self._close_done = asyncio.Event()
 
-    async def endpoints(self) -> list[Endpoint]:
+    async def endpoints(self) -> tuple[Endpoint, ...]:
         """Return the current endpoints; the first call waits for discovery's first event.
 
         Raises ``Unavailable`` once closed, or once discovery has failed for longer than
@@ -80,7 +81,7 @@ class Endpointer:
                 self._invalidate()
             if self._invalidated:
                 raise Unavailable(f"service discovery failing: {error}") from error
-        return list(self._endpoints)
+        return self._endpoints
 
     async def _run(self) -> None:
         subscription = None
@@ -117,7 +118,7 @@ class Endpointer:
         removed = [(i, closer) for i, (_, closer) in self._cache.items() if i not in new]
         # Swap first, so endpoints() never hands out an endpoint that is being closed.
         self._cache = new
-        self._endpoints = [endpoint for endpoint, _ in new.values()]
+        self._endpoints = tuple(endpoint for endpoint, _ in new.values())
         self._ready.set()
         await self._close_all(removed)
 
@@ -146,7 +147,7 @@ class Endpointer:
         self._log(level="error", msg="endpoints invalidated", err=self._error)
         removed = [(i, closer) for i, (_, closer) in self._cache.items()]
         self._cache = {}
-        self._endpoints = []
+        self._endpoints = ()
         if removed:
             task = asyncio.get_running_loop().create_task(self._close_all(removed))
             self._closing.add(task)
@@ -178,7 +179,7 @@ class Endpointer:
                 await asyncio.wait({task})
             removed = [(i, closer) for i, (_, closer) in self._cache.items()]
             self._cache = {}
-            self._endpoints = []
+            self._endpoints = ()
             await self._close_all(removed)
             if self._closing:
                 await asyncio.wait(set(self._closing))
@@ -201,11 +202,11 @@ class FixedEndpointer:
     """A fixed list of endpoints behind the Endpointer interface, for tests and static use."""
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
-        self._endpoints = list(endpoints)
+        self._endpoints = tuple(endpoints)
 
-    async def endpoints(self) -> list[Endpoint]:
+    async def endpoints(self) -> tuple[Endpoint, ...]:
         """Return the endpoints."""
-        return list(self._endpoints)
+        return self._endpoints
 
     async def close(self) -> None:
         """Do nothing: a FixedEndpointer owns nothing."""

@@ -53,10 +53,7 @@ def parse(url: str, *, default_port: int | None = None) -> DiscoveryURL:
         username, password = unquote(user), (unquote(secret) if secret else None)
     hosts = []
     for part in filter(None, netloc.split(",")):
-        host, sep, port = part.rpartition(":") if "]" not in part[part.rfind(":"):] else ("", "", "")
-        if not sep:
-            host, port = part, ""
-        host = host.strip("[]")
+        host, port = _split_host_port(part)
         if not port:
             if default_port is None:
                 raise ValueError(f"discovery URL {_safe(url)!r}: {part!r} has no port")
@@ -75,6 +72,15 @@ def parse(url: str, *, default_port: int | None = None) -> DiscoveryURL:
         username=username,
         password=password,
     )
+
+
+def _split_host_port(part: str) -> tuple[str, str]:
+    """Split ``host:port`` or ``[v6]:port``; the port is "" when there is none."""
+    if part.startswith("["):
+        host, _, rest = part[1:].partition("]")
+        return host, rest.removeprefix(":")
+    host, _, port = part.rpartition(":")
+    return (host, port) if host else (part, "")
 
 
 def _safe(url: str) -> str:

@@ -1,0 +1,128 @@
+"""logfmt output: ``key=value`` pairs, quoted and escaped exactly as go-logfmt does.
+
+A value is quoted when it holds a space, a control character, ``=``, ``"`` or an
+invalid character (U+FFFD, or a lone surrogate, Python's form of invalid UTF-8); inside
+quotes ``\\``, ``"``, ``\\n``, ``\\r``, ``\\t`` are backslash-escaped, other control
+characters become ``\\u00XX`` and invalid characters ``\\ufffd``. The string ``"null"``
+is quoted so that it cannot be read back as None, which is written ``null``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import date, datetime
+from datetime import time as time_of_day
+from typing import Any, TextIO
+
+from kitcore.log.record import safe_str
+
+# Characters that force quoting, and (same set) those stripped from keys.
+_SPECIAL = re.compile('[\x00- ="\ufffd\ud800-\udfff]')
+_ESCAPED = re.compile('[\x00-\x1f"\\\\\ufffd\ud800-\udfff]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    escaped = _ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    if char < " ":
+        return f"\\u00{ord(char):02x}"
+    return "\\ufffd"
+
+
+def _plain_or_quoted(text: str) -> str:
+    if _SPECIAL.search(text) is None:
+        return text
+    return '"' + _ESCAPED.sub(_escape, text) + '"'
+
+
+def _text(text: str) -> str:
+    if text == "null":
+        return '"null"'
+    return _plain_or_quoted(text)
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
+def format_float(value: float) -> str:
+    """Format a float as Go's ``fmt.Sprint`` does: ``3``, ``0.25``, ``1e+06``, ``+Inf``, ``NaN``."""
+    text = repr(value)
+    if -1e6 < value < 1e6:
+        if text.endswith(".0"):
+            return text[:-2]
+        return text  # with or without an exponent, Python and Go agree in this range
+    if "e" in text:
+        return text
+    if text in _NON_FINITE:
+        return _NON_FINITE[text]
+    # Go switches to an exponent at 1e6, Python only at 1e16: keep the shortest digits.
+    digits = text.lstrip("-").replace(".", "").strip("0")
+    return f"{value:.{max(len(digits) - 1, 0)}e}"
+
+
+def format_value(value: Any) -> str:
+    """Return one value as logfmt writes it (quoted when needed); never raises."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if isinstance(value, float):
+        return format_float(float(value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        # As go-logfmt writes []byte: raw text, invalid UTF-8 shown as U+FFFD, "null" unquoted.
+        return _plain_or_quoted(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, datetime | date | time_of_day):
+        return _text(value.isoformat())
+    return _text(safe_str(value))
+
+
+def format_key(key: str) -> str:
+    """Return a key with the characters logfmt keys cannot hold removed (may become empty)."""
+    if _SPECIAL.search(key) is None:
+        return key
+    return _SPECIAL.sub("", key)
+
+
+def format_logfmt(record: Mapping[str, Any]) -> str:
+    """Return a record as one logfmt line, without the newline; pairs whose key is empty go."""
+    parts = []
+    for key, value in record.items():
+        # Fast paths for the usual case: identifier keys and plain string values.
+        if not key.isidentifier():
+            key = format_key(key)
+            if not key:
+                continue
+        if type(value) is str and _SPECIAL.search(value) is None and value != "null":
+            parts.append(f"{key}={value}")
+        else:
+            parts.append(f"{key}={format_value(value)}")
+    return " ".join(parts)
+
+
+class LogfmtWriter:
+    """Writes each record as one logfmt line to a text stream (default: ``sys.stderr``)."""
+
+    __slots__ = ("_lock", "_stream")
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        # None means "sys.stderr at write time", so redirection and test capture work.
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` as one line, with a single write call under the writer's lock."""
+        line = format_logfmt(record) + "\n"
+        stream = sys.stderr if self._stream is None else self._stream
+        with self._lock:
+            stream.write(line)
