@@ -27,7 +27,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "install",
             "-q",
             "--no-deps",
-            "--no-build-isolation",
             "--target",
             str(target),
             str(HERE / "plugins" / "kit-example-good"),
