@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, TypeVar
 
 from kitcore.testing.services import binary, free_port, unavailable
 
@@ -151,12 +151,26 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-class _Server(Protocol):
-    def start(self) -> None: ...
-    def stop(self, *, kill: bool = False) -> None: ...
+class RealServer:
+    """A real server run as one ServerProcess: start, stop and pid, shared by every launcher."""
+
+    process: ServerProcess
+
+    @property
+    def pid(self) -> int | None:
+        """Process id while running, else None."""
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start the server (again) on the same ports and data dir; return once it answers."""
+        self.process.start()
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the server; ``kill=True`` sends SIGKILL, as a crash would."""
+        self.process.stop(kill=kill)
 
 
-S = TypeVar("S", bound=_Server)
+S = TypeVar("S", bound=RealServer)
 
 
 @contextmanager
@@ -202,7 +216,7 @@ def _http(url: str, *, data: bytes | None = None, timeout: float = 2.0) -> tuple
 # --- etcd -------------------------------------------------------------------------------
 
 
-class EtcdServer:
+class EtcdServer(RealServer):
     """A single-member etcd (v3 API) on 127.0.0.1; ``url`` is ``host:port`` for clients."""
 
     def __init__(self, workdir: Path, *, auth: tuple[str, str] | None = None) -> None:
@@ -244,21 +258,12 @@ class EtcdServer:
         """``http://host:port`` of the client endpoint."""
         return f"http://{self.url}"
 
-    @property
-    def pid(self) -> int | None:
-        """Process id while running, else None."""
-        return self.process.pid
-
     def start(self) -> None:
         """Start etcd (again) on the same ports and data dir; return once it answers."""
-        self.process.start()
+        super().start()
         if self.auth is not None and not self._auth_enabled:
             self._enable_auth(*self.auth)
             self._auth_enabled = True
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop etcd; ``kill=True`` sends SIGKILL, as a crash would."""
-        self.process.stop(kill=kill)
 
     def _healthy(self) -> bool:
         answer = _http(f"{self.endpoint}/health", timeout=1.0)
@@ -313,7 +318,7 @@ def _zookeeper_classpath() -> str:
     return ":".join(jar for jar in _ZOOKEEPER_JARS if os.path.exists(jar))
 
 
-class ZooKeeperServer:
+class ZooKeeperServer(RealServer):
     """A standalone ZooKeeper on 127.0.0.1 with a short tick, so sessions expire fast."""
 
     def __init__(
@@ -368,19 +373,6 @@ class ZooKeeperServer:
     def hosts(self) -> str:
         """``host:port``, the connection string for kazoo."""
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id while running, else None."""
-        return self.process.pid
-
-    def start(self) -> None:
-        """Start ZooKeeper (again) on the same port and data dir; return once it serves."""
-        self.process.start()
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop ZooKeeper; ``kill=True`` sends SIGKILL, as a crash would."""
-        self.process.stop(kill=kill)
 
     def command(self, word: str, timeout: float = 2.0) -> str:
         """Send a four-letter command (``ruok``, ``srvr``, ``dump``, ``cons``...)."""
@@ -483,7 +475,7 @@ def _dns_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     return len(reply) >= 12 and struct.unpack(">H", reply[:2])[0] == query_id and reply[2] >= 0x80
 
 
-class DnsmasqServer:
+class DnsmasqServer(RealServer):
     """dnsmasq serving only the given SRV and host records (NXDOMAIN for anything else)."""
 
     def __init__(self, workdir: Path, records: Iterable[DnsRecord], *, ttl: int = 1) -> None:
@@ -501,19 +493,6 @@ class DnsmasqServer:
     def nameserver(self) -> str:
         """``host:port`` of the server."""
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id while running, else None."""
-        return self.process.pid
-
-    def start(self) -> None:
-        """Start dnsmasq (again) on the same port; return once it answers a query."""
-        self.process.start()
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop dnsmasq; queries then time out."""
-        self.process.stop(kill=kill)
 
     def set_records(self, records: Iterable[DnsRecord], *, ttl: int | None = None) -> None:
         """Serve ``records`` (and ``ttl``) from now on; a running server is restarted."""
@@ -568,7 +547,7 @@ def dnsmasq_server(records: Iterable[DnsRecord] = (), *, ttl: int = 1) -> Iterat
 # --- Prometheus -------------------------------------------------------------------------
 
 
-class PrometheusServer:
+class PrometheusServer(RealServer):
     """Prometheus scraping ``targets`` (``host:port``) at ``/metrics`` every interval."""
 
     def __init__(
@@ -617,19 +596,6 @@ class PrometheusServer:
     def url(self) -> str:
         """``http://host:port`` of the web and HTTP API."""
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id while running, else None."""
-        return self.process.pid
-
-    def start(self) -> None:
-        """Start Prometheus (again) on the same port and data dir; return once ready."""
-        self.process.start()
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop Prometheus."""
-        self.process.stop(kill=kill)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Evaluate ``expr`` now through ``/api/v1/query``; the result list."""
