@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kit_consul import (
     SCHEME,
     AgentOptions,
@@ -80,7 +79,7 @@ def test_the_token_never_shows_in_a_repr_or_an_error() -> None:
         ("consul://h:8500/a/b", "service-name"),
         ("consul://h1:8500,h2:8500/s", "names one agent"),
         ("etcd://h:2379/s", "not a consul:// URL"),
-        ("consul://h/s?ttl=5", "unknown option"),
+        ("consul://h/s?tll=5", "unknown option"),
         ("consul://h/s?scheme=ftp", "scheme must be"),
         ("consul://h/s?wait=soon", "wait must be a duration"),
         ("consul://h/s?wait=0", "wait must be > 0"),
@@ -167,3 +166,10 @@ def test_instances_use_the_service_address_else_the_node_address() -> None:
         {"Node": node, "Service": {"Address": "10.0.0.8", "Port": 0}},  # no port: skipped
     ]
     assert instances_of(entries) == ["10.0.0.7:80", "10.0.0.1:81", "[fe80::1]:82"]
+
+
+def test_one_url_serves_the_registrar_and_the_instancer() -> None:
+    url = "consul://h/svc?tag=v1&passing=1&wait=5s&ttl=3s&meta.zone=a"
+    assert ConsulInstancer.from_url(url).watch == WatchOptions("svc", tags=("v1",), wait=5.0)
+    registration = ConsulRegistrar.from_url(url, "10.0.0.1:80").registration
+    assert registration == RegisterOptions("svc", tags=("v1",), ttl=3.0, meta={"zone": "a"})
