@@ -1,0 +1,155 @@
+"""Where token buckets live: in this process, or in Redis for several processes.
+
+Both hold one pyrate-limiter StateStore per key (a caller, or one key for everyone) and
+answer one question atomically: may one more call go at instant ``at`` (ms)? The
+answer is pyrate's Decision, which carries the wait when the answer is no.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pyrate_limiter import Decision, InMemoryStateStore, Rate, RedisStateStore, StateAlgorithm
+
+from kitcore.errors import Unavailable
+
+RESERVATION_HORIZON_MS = 3_600_000
+"""How long an idle Redis bucket is kept at least: longer waits may lose their place."""
+
+
+class Buckets(Protocol):
+    """The token buckets of one limiter, by key."""
+
+    def now(self) -> int:
+        """Return the current instant in milliseconds on this store's clock."""
+        ...
+
+    async def check(self, key: str, at: int) -> Decision:
+        """Take one token from ``key``'s bucket at instant ``at`` if it has one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the store holds."""
+        ...
+
+
+class MemoryBuckets:
+    """Buckets in this process on the monotonic clock; idle ones are forgotten.
+
+    A bucket that has refilled completely is the same as a new one, so once there are
+    more than ``max_keys`` buckets the full ones are dropped; busy buckets are never
+    dropped, so the limit holds however many callers there are.
+    """
+
+    def __init__(
+        self, algorithm: StateAlgorithm, rates: Sequence[Rate], max_keys: int = 10_000
+    ) -> None:
+        self._algorithm = algorithm
+        self._rates = list(rates)
+        self._max_keys = max_keys
+        self._sweep_at = max_keys
+        self._stores: dict[str, Any] = {}
+
+    def now(self) -> int:
+        """Return the monotonic clock in milliseconds."""
+        return time.monotonic_ns() // 1_000_000
+
+    async def check(self, key: str, at: int) -> Decision:
+        """Take one token from ``key``'s bucket at instant ``at`` if it has one."""
+        return self.check_now(key, at)
+
+    def check_now(self, key: str, at: int) -> Decision:
+        """The same as ``check``, without a coroutine: in memory nothing waits."""
+        store = self._stores.get(key)
+        if store is None:
+            if len(self._stores) >= self._sweep_at:
+                self._sweep()
+            store = self._stores[key] = InMemoryStateStore()
+        decision: Decision = store.check(self._algorithm, self._rates, at, 1)
+        return decision
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
+    def _sweep(self) -> None:
+        now = self.now()
+        algorithm, rates = self._algorithm, self._rates
+        full = [
+            key
+            for key, store in self._stores.items()
+            if algorithm.consumed(rates, store.read(algorithm, rates), now) == 0
+        ]
+        for key in full:
+            del self._stores[key]
+        # Sweep again only after as many new keys again: O(1) amortized per key.
+        self._sweep_at = max(self._max_keys, 2 * len(self._stores))
+
+    async def aclose(self) -> None:
+        """Forget every bucket."""
+        self._stores.clear()
+
+
+class RedisBuckets:
+    """Buckets in Redis shared by every process using the same ``prefix``, on the wall clock.
+
+    Each key is one small Redis hash updated by a Lua script (pyrate's
+    RedisStateStore), so concurrent processes never take the same token; idle keys
+    expire by themselves. ``client`` is a ``redis.asyncio`` client: no call blocks the
+    event loop. A Redis error raises Unavailable.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str,
+        algorithm: StateAlgorithm,
+        rates: Sequence[Rate],
+        max_keys: int = 10_000,
+        *,
+        owned: bool = False,
+    ) -> None:
+        import redis
+
+        if isinstance(client, redis.Redis):
+            raise TypeError("RedisBuckets needs a redis.asyncio client, not a blocking redis.Redis")
+        self.client = client
+        self.prefix = prefix
+        self._algorithm = algorithm
+        self._rates = list(rates)
+        self._max_keys = max_keys
+        self._owned = owned
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._stores: dict[str, Any] = {}
+        # pyrate keeps a key until its bucket would be full again; waiters' reservations
+        # push that further out, so keep keys at least RESERVATION_HORIZON_MS.
+        self._ttl_ms = max(
+            RESERVATION_HORIZON_MS,
+            *(math.ceil(2 * rate.burst * rate.interval / rate.limit) for rate in self._rates),
+        )
+
+    def now(self) -> int:
+        """Return the wall clock in milliseconds: the instant every process agrees on."""
+        return time.time_ns() // 1_000_000
+
+    async def check(self, key: str, at: int) -> Decision:
+        """Take one token from ``key``'s bucket at instant ``at`` if it has one."""
+        store = self._stores.get(key)
+        if store is None:
+            if len(self._stores) >= self._max_keys:
+                self._stores.clear()  # they only cache script handles; state stays in Redis
+            redis_key = f"{self.prefix}:{key}" if key else self.prefix
+            store = self._stores[key] = RedisStateStore(self.client, redis_key, ttl_ms=self._ttl_ms)
+        try:
+            decision: Decision = await store.check(self._algorithm, self._rates, at, 1)
+        except self._errors as exc:
+            raise Unavailable(f"rate limiter store unavailable: {exc}") from exc
+        return decision
+
+    async def aclose(self) -> None:
+        """Close the client when this store opened it from a URL."""
+        self._stores.clear()
+        if self._owned:
+            await self.client.aclose()
