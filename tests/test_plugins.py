@@ -141,3 +141,12 @@ def test_plugins_may_be_modules() -> None:
     )
     plugins = load(entry_points=False, extra=[("mod", module)])
     assert "mod" in plugins.registry.names("metrics")
+
+
+def test_builtin_breaker_and_limiter_open_by_name() -> None:
+    from kitcore.circuitbreaker import ConsecutiveBreaker
+    from kitcore.ratelimit import TokenBucket
+
+    plugins = load(entry_points=False)
+    assert isinstance(plugins.open("breakers", "consecutive", fail_max=2), ConsecutiveBreaker)
+    assert isinstance(plugins.open("limiters", "token-bucket", rate=5.0), TokenBucket)

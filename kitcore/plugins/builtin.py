@@ -31,14 +31,14 @@ def discard_metrics(url: str, **options: Any) -> Any:
     return DiscardProvider(**options)
 
 
-def consecutive_breaker(**options: Any) -> Any:
+def consecutive_breaker(url: str = "consecutive", **options: Any) -> Any:
     """Build the core's consecutive-failures circuit breaker."""
     from kitcore.circuitbreaker import ConsecutiveBreaker
 
     return ConsecutiveBreaker(**options)
 
 
-def token_bucket(**options: Any) -> Any:
+def token_bucket(url: str = "token-bucket", **options: Any) -> Any:
     """Build the core's in-memory token bucket limiter."""
     from kitcore.ratelimit import TokenBucket
 

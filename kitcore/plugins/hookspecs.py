@@ -85,7 +85,8 @@ def kit_register_tracing(register: Register) -> None:
 def kit_register_breakers(register: Register) -> None:
     """Register circuit breakers: ``register(name, breaker_factory)``.
 
-    ``breaker_factory(**options) -> kitcore.circuitbreaker.Breaker``.
+    ``breaker_factory(url, **options) -> kitcore.circuitbreaker.Breaker``; ``url`` is the
+    configured name or URL (``"pybreaker"``, ``"pybreaker://redis-host:6379"``).
     """
 
 
@@ -93,7 +94,8 @@ def kit_register_breakers(register: Register) -> None:
 def kit_register_limiters(register: Register) -> None:
     """Register rate limiters: ``register(name, limiter_factory)``.
 
-    ``limiter_factory(**options)`` returns a ``kitcore.ratelimit.Allower`` or ``Waiter``.
+    ``limiter_factory(url, **options)`` returns a ``kitcore.ratelimit.Allower`` or
+    ``Waiter``; ``url`` is the configured name or URL (``"pyrate"``, ``"redis://h:6379/0"``).
     """
 
 
