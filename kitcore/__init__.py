@@ -8,8 +8,7 @@ service discovery and load balancing. Submodules load on first use so that
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kitcore.endpoint import Endpoint, Middleware, chain, from_sync, nop
 from kitcore.errors import (
@@ -25,6 +24,7 @@ from kitcore.errors import (
     Unauthenticated,
     Unavailable,
 )
+from kitcore.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kitcore.client import Call, Client, connect
@@ -72,10 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitcore' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

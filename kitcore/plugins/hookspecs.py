@@ -22,10 +22,12 @@ A plugin marks its implementations with ``kitcore.hookimpl``::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import click
 import pluggy
+
+if TYPE_CHECKING:
+    import click
 
 PROJECT = "kit"
 hookspec = pluggy.HookspecMarker(PROJECT)

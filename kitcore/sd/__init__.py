@@ -13,9 +13,13 @@ from kitcore.sd.endpointer import Endpointer, FixedEndpointer
 from kitcore.sd.event import Event
 from kitcore.sd.factory import Closer, Factory, close_quietly
 from kitcore.sd.instancer import BaseInstancer, Instancer, Subscription
-from kitcore.sd.open import instancer, registrar
 from kitcore.sd.registrar import BaseRegistrar, Registrar
 from kitcore.sd.static import FixedInstancer, parse_static_url, static_instancer
+
+# isort: split
+# Last, after the submodules ``instancer`` and ``registrar`` are loaded: importing a
+# submodule binds its name on the package, which would hide these two functions.
+from kitcore.sd.open import instancer, registrar
 
 __all__ = [
     "BaseInstancer",

@@ -9,11 +9,16 @@ keeps passing (or an HTTP check), so a crashed process drops out by itself.
 
 from __future__ import annotations
 
-from kit_consul.client import ConsulError, make_client
-from kit_consul.index import next_index
-from kit_consul.instancer import ConsulInstancer, instances_of
-from kit_consul.options import SCHEME, AgentOptions, RegisterOptions, WatchOptions, parse_url
-from kit_consul.registrar import ConsulRegistrar, split_instance
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_consul.client import ConsulError, make_client
+    from kit_consul.index import next_index
+    from kit_consul.instancer import ConsulInstancer, instances_of
+    from kit_consul.options import SCHEME, AgentOptions, RegisterOptions, WatchOptions, parse_url
+    from kit_consul.registrar import ConsulRegistrar, split_instance
 
 __all__ = [
     "SCHEME",
@@ -29,3 +34,21 @@ __all__ = [
     "parse_url",
     "split_instance",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ConsulError": "kit_consul.client",
+        "make_client": "kit_consul.client",
+        "next_index": "kit_consul.index",
+        "ConsulInstancer": "kit_consul.instancer",
+        "instances_of": "kit_consul.instancer",
+        "SCHEME": "kit_consul.options",
+        "AgentOptions": "kit_consul.options",
+        "RegisterOptions": "kit_consul.options",
+        "WatchOptions": "kit_consul.options",
+        "parse_url": "kit_consul.options",
+        "ConsulRegistrar": "kit_consul.registrar",
+        "split_instance": "kit_consul.registrar",
+    },
+)

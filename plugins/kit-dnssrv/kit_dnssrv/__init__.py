@@ -9,8 +9,13 @@ has no registration, so there is no Registrar.
 
 from __future__ import annotations
 
-from kit_dnssrv.instancer import DnsSrvInstancer, SrvLookupError, make_resolver
-from kit_dnssrv.options import SCHEME, DnsSrvOptions, parse_nameserver, parse_url
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_dnssrv.instancer import DnsSrvInstancer, SrvLookupError, make_resolver
+    from kit_dnssrv.options import SCHEME, DnsSrvOptions, parse_nameserver, parse_url
 
 __all__ = [
     "SCHEME",
@@ -21,3 +26,16 @@ __all__ = [
     "parse_nameserver",
     "parse_url",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DnsSrvInstancer": "kit_dnssrv.instancer",
+        "SrvLookupError": "kit_dnssrv.instancer",
+        "make_resolver": "kit_dnssrv.instancer",
+        "SCHEME": "kit_dnssrv.options",
+        "DnsSrvOptions": "kit_dnssrv.options",
+        "parse_nameserver": "kit_dnssrv.options",
+        "parse_url": "kit_dnssrv.options",
+    },
+)

@@ -10,8 +10,24 @@ and ``kitcore.sd.registrar(url, "host:port")``, or build them here directly.
 
 from __future__ import annotations
 
-from kit_etcd.config import EtcdConfig, parse_url
-from kit_etcd.instancer import EtcdInstancer, WatchCanceled
-from kit_etcd.registrar import EtcdRegistrar
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_etcd.config import EtcdConfig, parse_url
+    from kit_etcd.instancer import EtcdInstancer, WatchCanceled
+    from kit_etcd.registrar import EtcdRegistrar
 
 __all__ = ["EtcdConfig", "EtcdInstancer", "EtcdRegistrar", "WatchCanceled", "parse_url"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EtcdConfig": "kit_etcd.config",
+        "parse_url": "kit_etcd.config",
+        "EtcdInstancer": "kit_etcd.instancer",
+        "WatchCanceled": "kit_etcd.instancer",
+        "EtcdRegistrar": "kit_etcd.registrar",
+    },
+)

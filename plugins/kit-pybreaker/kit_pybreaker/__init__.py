@@ -16,7 +16,23 @@ records the awaited outcome instead.
 
 from __future__ import annotations
 
-from kit_pybreaker.breaker import Exclusion, PyBreaker
-from kit_pybreaker.telemetry import STATE_VALUES, STATES, StateTelemetry
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_pybreaker.breaker import Exclusion, PyBreaker
+    from kit_pybreaker.telemetry import STATE_VALUES, STATES, StateTelemetry
 
 __all__ = ["STATES", "STATE_VALUES", "Exclusion", "PyBreaker", "StateTelemetry"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Exclusion": "kit_pybreaker.breaker",
+        "PyBreaker": "kit_pybreaker.breaker",
+        "STATE_VALUES": "kit_pybreaker.telemetry",
+        "STATES": "kit_pybreaker.telemetry",
+        "StateTelemetry": "kit_pybreaker.telemetry",
+    },
+)

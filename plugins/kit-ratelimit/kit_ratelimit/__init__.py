@@ -17,8 +17,25 @@ every instance through Redis::
 
 from __future__ import annotations
 
-from kit_ratelimit.limiter import KeyFunc, PyrateLimiter
-from kit_ratelimit.rates import token_rate
-from kit_ratelimit.stores import Buckets, MemoryBuckets, RedisBuckets
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_ratelimit.limiter import KeyFunc, PyrateLimiter
+    from kit_ratelimit.rates import token_rate
+    from kit_ratelimit.stores import Buckets, MemoryBuckets, RedisBuckets
 
 __all__ = ["Buckets", "KeyFunc", "MemoryBuckets", "PyrateLimiter", "RedisBuckets", "token_rate"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "KeyFunc": "kit_ratelimit.limiter",
+        "PyrateLimiter": "kit_ratelimit.limiter",
+        "token_rate": "kit_ratelimit.rates",
+        "Buckets": "kit_ratelimit.stores",
+        "MemoryBuckets": "kit_ratelimit.stores",
+        "RedisBuckets": "kit_ratelimit.stores",
+    },
+)

@@ -9,9 +9,14 @@ A daemon that is not running costs a dropped datagram, never an exception or a s
 
 from __future__ import annotations
 
-from kit_statsd.metrics import DogStatsdGauge, StatsdCounter, StatsdGauge, StatsdHistogram
-from kit_statsd.provider import BaseStatsdProvider, DogStatsdProvider, StatsdProvider
-from kit_statsd.sender import SAFE_DATAGRAM, Sender, SenderStats
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_statsd.metrics import DogStatsdGauge, StatsdCounter, StatsdGauge, StatsdHistogram
+    from kit_statsd.provider import BaseStatsdProvider, DogStatsdProvider, StatsdProvider
+    from kit_statsd.sender import SAFE_DATAGRAM, Sender, SenderStats
 
 __all__ = [
     "SAFE_DATAGRAM",
@@ -25,3 +30,19 @@ __all__ = [
     "StatsdHistogram",
     "StatsdProvider",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DogStatsdGauge": "kit_statsd.metrics",
+        "StatsdCounter": "kit_statsd.metrics",
+        "StatsdGauge": "kit_statsd.metrics",
+        "StatsdHistogram": "kit_statsd.metrics",
+        "BaseStatsdProvider": "kit_statsd.provider",
+        "DogStatsdProvider": "kit_statsd.provider",
+        "StatsdProvider": "kit_statsd.provider",
+        "SAFE_DATAGRAM": "kit_statsd.sender",
+        "Sender": "kit_statsd.sender",
+        "SenderStats": "kit_statsd.sender",
+    },
+)

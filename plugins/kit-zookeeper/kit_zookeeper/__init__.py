@@ -11,9 +11,25 @@ and ``kitcore.sd.registrar(url, "host:port")``, or build them here directly.
 
 from __future__ import annotations
 
-from kit_zookeeper.config import ZooKeeperConfig, parse_url
-from kit_zookeeper.instancer import ZooKeeperInstancer
-from kit_zookeeper.registrar import ZooKeeperRegistrar
-from kit_zookeeper.session import Session
+from typing import TYPE_CHECKING
+
+from kitcore.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from kit_zookeeper.config import ZooKeeperConfig, parse_url
+    from kit_zookeeper.instancer import ZooKeeperInstancer
+    from kit_zookeeper.registrar import ZooKeeperRegistrar
+    from kit_zookeeper.session import Session
 
 __all__ = ["Session", "ZooKeeperConfig", "ZooKeeperInstancer", "ZooKeeperRegistrar", "parse_url"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ZooKeeperConfig": "kit_zookeeper.config",
+        "parse_url": "kit_zookeeper.config",
+        "ZooKeeperInstancer": "kit_zookeeper.instancer",
+        "ZooKeeperRegistrar": "kit_zookeeper.registrar",
+        "Session": "kit_zookeeper.session",
+    },
+)
