@@ -5,6 +5,7 @@ the upper-cased string as JSON, and answers a 400 JSON error for an empty string
 
 - ``kit``: a kit service served by ``kit_http.App``;
 - ``bare``: a hand-written ASGI callable doing the same work with nothing else;
+- ``bare_rsgi``: the same for granian's RSGI interface (``kit`` speaks both);
 - ``fastapi``: the same endpoint in FastAPI with a pydantic model, as FastAPI users write it;
 - ``starlette``: a Starlette route (for reference).
 
@@ -73,6 +74,24 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": out})
 
 
+_RSGI_JSON = [("content-type", "application/json")]
+_EMPTY_TEXT = _EMPTY.decode()
+
+
+async def bare_rsgi(scope: Any, protocol: Any) -> None:
+    """``bare`` for granian's RSGI interface: the same work with nothing else."""
+    try:
+        request = _decode(await protocol())
+    except msgspec.ValidationError as exc:
+        out = _encode({"code": "invalid_argument", "message": str(exc)})
+        protocol.response_bytes(400, _RSGI_JSON, out)
+        return
+    if request.s:
+        protocol.response_bytes(200, _RSGI_JSON, _encode(request.s.upper()))
+    else:
+        protocol.response_str(400, _RSGI_JSON, _EMPTY_TEXT)
+
+
 def _fastapi() -> Any:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
@@ -83,7 +102,6 @@ def _fastapi() -> Any:
     class UppercaseRequest(BaseModel):
         s: str
 
-    @app.post("/uppercase")
     async def uppercase(request: UppercaseRequest) -> Any:
         if not request.s:
             return JSONResponse(
@@ -92,6 +110,9 @@ def _fastapi() -> Any:
             )
         return request.s.upper()
 
+    # This module's string annotations cannot see the local model: give FastAPI the class.
+    uppercase.__annotations__ = {"request": UppercaseRequest, "return": Any}
+    app.post("/uppercase")(uppercase)
     return app
 
 
@@ -113,11 +134,6 @@ def _starlette() -> Any:
     return Starlette(routes=[Route("/uppercase", uppercase, methods=["POST"])])
 
 
-def __getattr__(name: str) -> Any:
-    # FastAPI and Starlette import only when asked for, so the kit and bare apps start
-    # without them.
-    if name == "fastapi":
-        return _fastapi()
-    if name == "starlette":
-        return _starlette()
-    raise AttributeError(name)
+# Real module attributes: hypercorn and granian look apps up without __getattr__.
+fastapi = _fastapi()
+starlette = _starlette()

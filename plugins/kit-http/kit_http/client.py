@@ -1,0 +1,310 @@
+"""The client side: endpoints that call a kit-http (or any JSON over HTTP) server.
+
+``ClientEndpoint`` is Go kit's ``httptransport.NewClient``: one method and URL, an
+encode and a decode function, and options (``before``, ``after``, ``finalizer``,
+``timeout``). ``ServiceClient`` is what ``kitcore.client`` builds per instance of a typed
+service. Both keep one pooled keep-alive aiohttp session per target (aiohttp measured
+several times faster than httpx for this job: see the README and BENCHMARKS.md).
+
+Errors come back typed: the server's ``{"code", "message", "details"}`` is raised as the
+same KitError; a bare HTTP error status maps through ``from_http_status``; connection
+failures are ``Unavailable`` and a passed deadline ``DeadlineExceeded``, which retries
+and breakers understand. The caller's deadline is sent in the ``Kit-Timeout`` header.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+import aiohttp
+import msgspec
+
+from kit_http.binding import Binding
+from kit_http.handler import TIMEOUT_HEADER
+from kitcore import context
+from kitcore.errors import DeadlineExceeded, Internal, KitError, Unavailable, from_http_status
+from kitcore.errors import from_wire as error_from_wire
+from kitcore.service import ServiceSpec
+
+KEEPALIVE = 4.0
+"""Seconds an idle pooled connection is kept: under uvicorn's 5 s, so the server never
+closes a connection the client is about to reuse."""
+
+
+class OutgoingRequest:
+    """A request about to be sent; ``before`` functions may edit its headers."""
+
+    __slots__ = ("body", "headers", "method", "url")
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes | None):
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"OutgoingRequest({self.method} {self.url})"
+
+
+class Reply:
+    """A response as read: status, headers and the whole body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {len(self.body)} bytes)"
+
+
+ClientBefore: TypeAlias = Callable[[OutgoingRequest], None]
+"""Edits the outgoing request (headers) before it is sent."""
+ClientAfter: TypeAlias = Callable[[Reply], None]
+"""Reads the reply (headers) before it is decoded."""
+ClientFinalizer: TypeAlias = Callable[[OutgoingRequest, int, float], None]
+"""Sees every call's status (0: no response) and duration in seconds."""
+
+
+def error_from_reply(reply: Reply) -> KitError:
+    """The typed error a non-2xx reply stands for: its kit wire form, else its status."""
+    try:
+        wire = msgspec.json.decode(reply.body)
+    except (msgspec.DecodeError, RecursionError):
+        wire = None
+    if isinstance(wire, dict) and isinstance(wire.get("code"), str):
+        return error_from_wire(wire)
+    text = reply.body[:200].decode("utf-8", "replace").strip()
+    return from_http_status(reply.status, f"HTTP {reply.status}: {text}" if text else "")
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return (value,) if callable(value) else tuple(value)
+
+
+def base_url(instance: str) -> str:
+    """``host:port`` or a URL -> the base URL with no trailing slash."""
+    url = instance if "://" in instance else f"http://{instance}"
+    return url.rstrip("/")
+
+
+class Transport:
+    """One target's pooled keep-alive connections, and the mapping of failures to kit errors."""
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        pool: int = 100,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base = base_url(base)
+        self._pool = pool
+        self._headers = dict(headers or {})
+        self._session = session
+        self._owned = session is None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use (inside the running loop)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool, keepalive_timeout=KEEPALIVE, ttl_dns_cache=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers=self._headers,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        """Send one request and read the whole reply; connection failures raise Unavailable."""
+        try:
+            async with self.session().request(method, url, data=body, headers=headers) as r:
+                return Reply(r.status, r.headers, await r.read())
+        except aiohttp.ClientConnectionError as exc:
+            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise Unavailable(f"{method} {url}: broken response: {exc}") from exc
+        except aiohttp.ClientResponseError as exc:
+            raise Unavailable(f"{method} {url}: bad response: {exc.message}") from exc
+
+    async def close(self) -> None:
+        """Close the pooled connections (only those of a session this transport made)."""
+        if self._owned and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+
+def deadline_headers(headers: dict[str, str], cap: float | None) -> float | None:
+    """Add ``Kit-Timeout`` for the caller's deadline (capped at ``cap``); return the seconds.
+
+    Raises DeadlineExceeded when the deadline has already passed.
+    """
+    left = context.remaining()
+    if cap is not None and (left is None or cap < left):
+        left = cap
+    if left is None:
+        return None
+    if left <= 0:
+        raise DeadlineExceeded("deadline exceeded before the call was sent")
+    headers[TIMEOUT_HEADER] = str(max(1, int(left * 1000)))
+    return left
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class ClientEndpoint:
+    """An Endpoint calling one HTTP route: Go kit's ``httptransport.Client``.
+
+    ``encode(request) -> bytes`` makes the body (JSON by default; None for no body);
+    ``decode(reply) -> response`` reads a 2xx reply (JSON into ``response_type`` by
+    default). A non-2xx reply raises its typed error before ``decode`` runs. ``timeout``
+    caps every call; the caller's deadline bounds it too and is sent as ``Kit-Timeout``.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        encode: Callable[[Any], bytes | None] | None = None,
+        decode: Callable[[Reply], Any] | None = None,
+        *,
+        response_type: Any = Any,
+        before: ClientBefore | Sequence[ClientBefore] | None = None,
+        after: ClientAfter | Sequence[ClientAfter] | None = None,
+        finalizer: ClientFinalizer | Sequence[ClientFinalizer] | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        pool: int = 100,
+    ) -> None:
+        self.method = method.upper()
+        self.url = url
+        self._encode = encode or msgspec.json.Encoder().encode
+        if decode is None:
+            decoder = msgspec.json.Decoder(response_type)
+
+            def decode(reply: Reply) -> Any:
+                return decoder.decode(reply.body)
+
+        self._decode = decode
+        self._before = _tuple(before)
+        self._after = _tuple(after)
+        self._finalizer = _tuple(finalizer)
+        self._timeout = timeout
+        self._headers = {**_JSON, **(headers or {})}
+        self._transport = Transport(url, pool=pool, session=session)
+
+    async def __call__(self, request: Any) -> Any:
+        headers = dict(self._headers)
+        left = deadline_headers(headers, self._timeout)
+        outgoing = OutgoingRequest(self.method, self.url, headers, self._encode(request))
+        for before in self._before:
+            before(outgoing)
+        start = time.perf_counter()
+        status = 0
+        try:
+            send = self._transport.send(outgoing.method, outgoing.url, headers, outgoing.body)
+            if left is None:
+                reply = await send
+            else:
+                with context.timeout(left):
+                    reply = await context.enforce(send)
+            status = reply.status
+            for after in self._after:
+                after(reply)
+            if not 200 <= reply.status < 300:
+                raise error_from_reply(reply)
+            try:
+                return self._decode(reply)
+            except msgspec.MsgspecError as exc:
+                raise Internal(f"bad response from {self.url}: {exc}") from exc
+        finally:
+            if self._finalizer:
+                seconds = time.perf_counter() - start
+                for finalizer in self._finalizer:
+                    finalizer(outgoing, status, seconds)
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        await self._transport.close()
+
+
+class ServiceClient:
+    """The client Endpoint for one instance of a typed service: takes a ``kitcore.Call``.
+
+    Each method goes to its route (``POST /<name>`` or its declared REST route) and its
+    JSON reply is decoded into the method's return type.
+    """
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        instance: str,
+        *,
+        prefix: str = "",
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        pool: int = 100,
+    ) -> None:
+        self.spec = spec
+        self._transport = Transport(instance, pool=pool, session=session, headers=headers)
+        self._base = self._transport.base
+        self._bindings = {name: Binding(m, prefix) for name, m in spec.methods.items()}
+        self._timeout = timeout
+
+    async def __call__(self, call: Any) -> Any:
+        binding = self._bindings[call.method.name]
+        target, body = binding.encode(call.request)
+        headers = dict(_JSON) if body is not None else {}
+        left = deadline_headers(headers, self._timeout)
+        url = self._base + target
+        send = self._transport.send(binding.route.method, url, headers, body)
+        if left is None:
+            reply = await send
+        else:
+            with context.timeout(left):
+                reply = await context.enforce(send)
+        if not 200 <= reply.status < 300:
+            raise error_from_reply(reply)
+        try:
+            return binding.response_decoder.decode(reply.body)
+        except msgspec.MsgspecError as exc:
+            raise Internal(f"bad response from {url}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        await self._transport.close()
+
+
+def client_factory(spec: ServiceSpec, instance: str, **options: Any) -> tuple[Any, Any]:
+    """The ``http`` transport's factory: ``(ServiceClient, its close)`` for one instance."""
+    endpoint = ServiceClient(spec, instance, **options)
+    return endpoint, endpoint.close
+
+
+__all__ = [
+    "ClientAfter",
+    "ClientBefore",
+    "ClientEndpoint",
+    "ClientFinalizer",
+    "OutgoingRequest",
+    "Reply",
+    "ServiceClient",
+    "Transport",
+    "client_factory",
+    "error_from_reply",
+]

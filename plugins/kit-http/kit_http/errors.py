@@ -1,0 +1,38 @@
+"""HTTP-only error kinds: the transport's own 4xx answers, each a kit InvalidArgument.
+
+On the wire they carry the ``invalid_argument`` code (the caller's fault: not retried,
+not counted by breakers) with their own HTTP status, so a kit client raises
+InvalidArgument while curl users see the precise status.
+"""
+
+from __future__ import annotations
+
+from kitcore.errors import InvalidArgument, NotFound
+
+
+class RouteNotFound(NotFound):
+    """No route matches the request path (404)."""
+
+
+class MethodNotAllowed(InvalidArgument):
+    """The path exists but not for this HTTP method (405, with ``Allow``)."""
+
+    http_status = 405
+
+
+class RequestTimeout(InvalidArgument):
+    """The client did not send the whole body in time (408)."""
+
+    http_status = 408
+
+
+class PayloadTooLarge(InvalidArgument):
+    """The body is over the server's limit (413); the rest of it is not read."""
+
+    http_status = 413
+
+
+class UnsupportedMediaType(InvalidArgument):
+    """The body's content type is not JSON (415)."""
+
+    http_status = 415

@@ -1,0 +1,291 @@
+"""Serving an app on a real ASGI server, and the ``kit serve module:attr`` command.
+
+``serve(target, url)`` runs until cancelled or until SIGINT/SIGTERM, then shuts down
+gracefully: the server stops accepting, in-flight requests finish, the app's lifespan
+shutdown runs. uvicorn is the default server; granian and hypercorn work the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import click
+
+from kit_http.app import App
+from kitcore.service import describe
+
+SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
+"""``granian`` serves an App through RSGI (granian's fast interface), ``granian-asgi`` via ASGI."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"`` (all interfaces, as Go) or ``"http://HOST:PORT"``."""
+    address = listen.split("://", 1)[1] if "://" in listen else listen
+    address = address.rstrip("/")
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _is_asgi_function(obj: Any) -> bool:
+    return inspect.iscoroutinefunction(obj) and len(inspect.signature(obj).parameters) == 3
+
+
+def as_app(target: Any, **options: Any) -> Any:
+    """The ASGI app for ``target``: an App or ASGI callable as is, a service or endpoint set
+    wrapped in an App (with ``options``), a service class instantiated with no arguments,
+    a zero-argument factory function called."""
+    if isinstance(target, App):
+        return target
+    if isinstance(target, Mapping):
+        return App(target, **options)
+    if isinstance(target, type):
+        return App(target(), **options)
+    if inspect.isfunction(target):
+        if _is_asgi_function(target):
+            return target
+        return as_app(target(), **options)
+    if describe(target).methods:
+        return App(target, **options)
+    if callable(target):
+        return target
+    raise TypeError(f"cannot serve {target!r}: want a service, an endpoint mapping or an app")
+
+
+def load(spec: str) -> Any:
+    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"bad target {spec!r}: want module:attr")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+async def serve(
+    target: Any,
+    url: str = "http://0.0.0.0:8080",
+    *,
+    server: str = "uvicorn",
+    log_level: str = "warning",
+    started: Callable[[str, int], None] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``target`` at ``url`` until cancelled or signalled, then shut down gracefully.
+
+    ``started(host, port)`` is called once the server listens. ``options`` go to the App
+    when ``target`` is a service or an endpoint set.
+    """
+    app = as_app(target, **options)
+    host, port = parse_listen(url)
+    if server not in SERVERS:
+        raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
+    if server == "granian" and isinstance(app, App):
+        await _granian_rsgi(app, host, port, log_level, started)
+        return
+    runner = {
+        "uvicorn": _uvicorn,
+        "granian": _granian,
+        "granian-asgi": _granian,
+        "hypercorn": _hypercorn,
+    }[server]
+    await runner(app, host, port, log_level, started)
+
+
+def _signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+
+    def undo() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return undo
+
+
+async def _until_stopped(run: Any, stop: Callable[[], None]) -> None:
+    """Await the server task; on cancellation ask it to stop and wait for its clean exit."""
+    task = asyncio.ensure_future(run)
+    undo = _signals(stop)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop()
+        await task
+        raise
+    finally:
+        undo()
+
+
+async def _notify_when(
+    ready: Callable[[], bool], host: str, port: int, started: Callable[[str, int], None] | None
+) -> None:
+    # The servers expose "started" as a flag, not an event: look at it until it is set.
+    while not ready():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    if started is not None:
+        started(host, port)
+
+
+async def _uvicorn(
+    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    # uvicorn's own signal handlers would replace ours; serve() handles signals itself.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    def stop() -> None:
+        server.should_exit = True
+
+    notify = asyncio.ensure_future(_notify_when(lambda: server.started, host, port, started))
+    try:
+        await _until_stopped(server.serve(), stop)
+    finally:
+        notify.cancel()
+        await asyncio.gather(notify, return_exceptions=True)
+    if not server.started and not server.should_exit:
+        raise OSError(f"uvicorn could not serve on {host}:{port}")
+
+
+async def _hypercorn(
+    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.loglevel = log_level.upper()
+    config.accesslog = None
+    stopping = asyncio.Event()
+    ready = asyncio.Event()
+
+    async def lifespan_aware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+
+            async def sending(message: Any) -> None:
+                if message["type"] == "lifespan.startup.complete":
+                    ready.set()
+                await send(message)
+
+            await app(scope, receive, sending)
+        else:
+            await app(scope, receive, send)
+
+    async def notify() -> None:
+        await ready.wait()
+        if started is not None:
+            started(host, port)
+
+    waiter = asyncio.ensure_future(notify())
+    try:
+        run = hypercorn_serve(lifespan_aware, config, shutdown_trigger=stopping.wait)
+        await _until_stopped(run, stopping.set)
+    finally:
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+
+
+async def _granian_rsgi(
+    app: App, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+) -> None:
+    # The bound __rsgi__ alone: granian would run __rsgi_init__/__rsgi_del__ unawaited in
+    # its embedded mode, so the app's start-up and shutdown are awaited here instead.
+    await app.startup()
+    try:
+        await _granian(app.__rsgi__, host, port, log_level, started, rsgi=True)
+    finally:
+        await app.shutdown()
+
+
+async def _granian(
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    *,
+    rsgi: bool = False,
+) -> None:
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
+        log_level=LogLevels(log_level),
+        log_access=False,
+    )
+
+    def listening() -> bool:
+        return bool(server.wrks) and all(w.is_alive() for w in server.wrks)  # type: ignore[no-untyped-call]
+
+    notify = asyncio.ensure_future(_notify_when(listening, host, port, started))
+    try:
+        await _until_stopped(server.serve(), server.stop)
+    finally:
+        notify.cancel()
+        await asyncio.gather(notify, return_exceptions=True)
+
+
+def run(coro: Any) -> None:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+@click.command("serve")
+@click.argument("target")
+@click.option("--listen", default=":8080", show_default=True, help="HOST:PORT or :PORT.")
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="uvicorn",
+    show_default=True,
+    help="The ASGI server to run on.",
+)
+@click.option("--log-level", default="warning", show_default=True, help="The server's log level.")
+def serve_command(target: str, listen: str, server: str, log_level: str) -> None:
+    """Serve TARGET (module:attr: a service, an endpoint mapping or an ASGI app) over HTTP."""
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
+    try:
+        obj = load(target)
+        parse_listen(listen)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+    def started(host: str, port: int) -> None:
+        click.echo(f"kit-http serving {target} on http://{host}:{port} ({server})", err=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve(obj, listen, server=server, log_level=log_level, started=started))

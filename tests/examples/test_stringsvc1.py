@@ -1,0 +1,35 @@
+"""stringsvc1 reproduces the tutorial's transcript over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+CURL = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
+
+
+async def test_tutorial_transcript(example: Callable[..., Any]) -> None:
+    svc = example("examples.stringsvc1")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{svc.url}/uppercase", data='{"s":"hello, world"}', headers=CURL
+        ) as r:
+            assert (r.status, await r.text()) == (200, '{"v":"HELLO, WORLD"}')
+        async with http.post(f"{svc.url}/count", data='{"s":"hello, world"}', headers=CURL) as r:
+            assert (r.status, await r.text()) == (200, '{"v":12}')
+        async with http.post(f"{svc.url}/uppercase", data='{"s":""}', headers=CURL) as r:
+            assert (r.status, await r.text()) == (200, '{"v":"","err":"Empty string"}')
+
+
+async def test_bad_requests(example: Callable[..., Any]) -> None:
+    svc = example("examples.stringsvc1")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{svc.url}/uppercase", data='{"s":1}', headers=CURL) as r:
+            assert r.status == 400
+            assert (await r.json())["details"]["field"] == "$.s"
+        async with http.get(f"{svc.url}/count") as r:
+            assert r.status == 405
+        async with http.post(f"{svc.url}/lowercase", data="{}", headers=CURL) as r:
+            assert r.status == 404

@@ -1,0 +1,51 @@
+"""stringsvc2 logs each call as the tutorial does and serves its metrics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def test_logs_each_call(example: Callable[..., Any]) -> None:
+    svc = example("examples.stringsvc2")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{svc.url}/uppercase", json={"s": "hello, world"}) as r:
+            assert await r.json() == {"v": "HELLO, WORLD"}
+        async with http.post(f"{svc.url}/count", json={"s": "hello, world"}) as r:
+            assert await r.json() == {"v": 12}
+        async with http.post(f"{svc.url}/uppercase", json={"s": ""}) as r:
+            assert await r.json() == {"v": "", "err": "Empty string"}
+    [upper] = svc.log_lines('input="hello, world" output=')
+    assert re.search(
+        r"^listen=127\.0\.0\.1:\d+ caller=logging_middleware\.py:\d+ method=uppercase "
+        r'input="hello, world" output="HELLO, WORLD" err=null took=[\d.]+(ns|µs|ms)$',
+        upper,
+    ), upper
+    [count] = svc.log_lines("method=count")
+    assert 'method=count input="hello, world" n=12 took=' in count
+    [empty] = svc.log_lines('err="Empty string"')
+    assert "method=uppercase input= output= " in empty
+
+
+async def test_serves_metrics(example: Callable[..., Any]) -> None:
+    svc = example("examples.stringsvc2")
+    async with aiohttp.ClientSession() as http:
+        for s in ("a", "b", ""):
+            async with http.post(f"{svc.url}/uppercase", json={"s": s}) as r:
+                assert r.status == 200
+        async with http.post(f"{svc.url}/count", json={"s": "abc"}) as r:
+            assert r.status == 200
+        async with http.get(f"{svc.url}/metrics") as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+            text = await r.text()
+    count = "my_group_string_service_request_count"
+    assert f'{count}{{method="uppercase",error="false"}} 2' in text
+    assert f'{count}{{method="uppercase",error="true"}} 1' in text
+    assert f'{count}{{method="count",error="false"}} 1' in text
+    assert "my_group_string_service_count_result_sum 3" in text
+    assert 'my_group_string_service_request_latency_microseconds_count{method="count"' in text
