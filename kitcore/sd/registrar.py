@@ -21,6 +21,10 @@ class Registrar(Protocol):
         """Withdraw the instance."""
         ...
 
+    async def close(self) -> None:
+        """Deregister if registered and release the backend's clients; idempotent."""
+        ...
+
 
 class BaseRegistrar(abc.ABC):
     """A Registrar that tracks whether it is registered; backends implement the two hooks.
