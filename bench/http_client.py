@@ -136,7 +136,8 @@ def report(best: dict[tuple[str, int], float], rounds: int) -> str:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    with serving("uvicorn", "kit") as port:
+    with serving("uvicorn", "kit") as running:
+        port = running.port
         pin(LOAD_CPU)
         import uvloop
 

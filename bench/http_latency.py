@@ -4,8 +4,8 @@
 
 An open-loop generator (bench/_http.py) sends POST /uppercase at RATE requests/s
 (default 1000: well under every contender's capacity) over 32 keep-alive connections
-for 10 s, and measures each answer from the instant its request was due, so a stall is
-charged to every request it delays.
+for 10 s; each answer is timed from the instant its request was issued, a wait for a
+free connection included, so a stall is charged to the requests it delays.
 Writes the "http-latency" part of BENCHMARKS.md.
 """
 
@@ -42,7 +42,8 @@ def main() -> None:
     contenders = CONTENDERS + ([("go", "gokit")] if go_anchor() else [])
     rows = []
     for server, app in contenders:
-        with serving(server, app) as port:
+        with serving(server, app) as running:
+            port = running.port
             fixed_rate(port, rate, 1.0)  # warm-up
             latencies = fixed_rate(port, rate, SECONDS)
         p50, p99, p999 = (percentile(latencies, q) * 1e3 for q in (0.5, 0.99, 0.999))
@@ -52,7 +53,8 @@ def main() -> None:
         "### Latency at a fixed rate",
         "",
         f"{machine()}; {rate:g} req/s for {SECONDS:g} s over 32 connections, open loop "
-        "(measured from each request's due time).",
+        "(each request issued on schedule and timed from then, waits for a free connection "
+        "included).",
         "",
         "| app (server) | p50 | p99 | p99.9 | max |",
         "|---|---|---|---|---|",

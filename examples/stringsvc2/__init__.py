@@ -2,6 +2,9 @@
 
 The middlewares wrap the service itself (same methods, same signatures), so they see
 business values: the logging one writes ``method=uppercase input="hello, world"
-output="HELLO, WORLD" err=null took=...``, the instrumenting one counts requests and
-records latencies, served at ``GET /metrics``.
+output="HELLO, WORLD" err=null took=...``, the instrumenting one records the tutorial's
+Prometheus metrics through kit-prometheus, served at ``GET /metrics``:
+``my_group_string_service_request_count_total`` and
+``my_group_string_service_request_latency_microseconds`` (by method and error
+``"true"``/``"false"``), and ``my_group_string_service_count_result``.
 """

@@ -8,7 +8,7 @@ from kit_http.serve import run, serve
 
 from examples.stringsvc1.service import StringService
 from examples.stringsvc1.transport import Service, make_app
-from examples.stringsvc2.instrumenting import wire_metrics
+from examples.stringsvc2.instrumenting import string_service_metrics, wire_metrics
 from examples.stringsvc2.logging_middleware import LoggingMiddleware
 from kitcore.log import Logger, caller
 
@@ -21,9 +21,9 @@ def main(listen: str) -> None:
     app = App()
     svc: Service = StringService()
     svc = LoggingMiddleware(logger, svc)
-    svc = wire_metrics(app, svc)
+    server_app, svc = wire_metrics(app, svc, string_service_metrics())
     make_app(svc, app)
-    run(serve(app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))
+    run(serve(server_app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import cast
 
-from kit_http import App, Response
+from kit_http import App
+from kit_prometheus import PrometheusProvider, with_metrics
+from kit_prometheus.asgi import ASGIApp
 
 from examples.stringsvc1.transport import Service
-from kitcore.metrics import Counter, Histogram, MemoryProvider
+from kitcore.metrics import Counter, Histogram
 
 
 class InstrumentingMiddleware:
@@ -27,6 +29,7 @@ class InstrumentingMiddleware:
         self.next = next_
 
     def _record(self, method: str, begin: float, failed: bool) -> None:
+        # Go kit's stringsvc2 labels error with fmt.Sprint(err != nil): "true" or "false".
         labels = {"method": method, "error": "true" if failed else "false"}
         self.request_count.with_labels(**labels).add(1)
         micros = (time.perf_counter() - begin) * 1e6
@@ -54,31 +57,24 @@ class InstrumentingMiddleware:
             self._record("count", begin, failed)
 
 
-def wire_metrics(app: App, svc: Service) -> Service:
-    """Create the tutorial's metrics, serve them at ``GET /metrics``, and instrument ``svc``.
+def string_service_metrics() -> PrometheusProvider:
+    """The tutorial's Prometheus provider: every name starts ``my_group_string_service_``."""
+    return PrometheusProvider(namespace="my_group", subsystem="string_service")
 
-    In memory for now (kitcore's MemoryProvider, Prometheus-like text); the kit-prometheus
-    plugin will replace this function's provider and route, and nothing else.
+
+def wire_metrics(app: App, svc: Service, provider: PrometheusProvider) -> tuple[ASGIApp, Service]:
+    """Instrument ``svc`` with the tutorial's metrics; return the app serving them too.
+
+    The returned ASGI app answers ``GET /metrics`` (Prometheus text, or OpenMetrics when
+    the scraper asks) and passes everything else, lifespan included, to ``app``.
     """
-    provider = MemoryProvider()
     keys = ("method", "error")
-    request_count = provider.counter(
-        "my_group_string_service_request_count", "Number of requests received.", keys
+    request_count = provider.counter("request_count", "Number of requests received.", keys)
+    request_latency = provider.summary(
+        "request_latency_microseconds", "Total duration of requests in microseconds.", keys
     )
-    request_latency = provider.histogram(
-        "my_group_string_service_request_latency_microseconds",
-        "Total duration of requests in microseconds.",
-        keys,
-    )
-    count_result = provider.histogram(
-        "my_group_string_service_count_result", "The result of each count method."
-    )
-
-    async def metrics(request: Any) -> str:
-        return provider.exposition()
-
-    def text(body: str) -> Response:
-        return Response(body.encode(), content_type="text/plain; version=0.0.4")
-
-    app.route("GET /metrics", metrics, encode=text)
-    return InstrumentingMiddleware(request_count, request_latency, count_result, svc)
+    count_result = provider.summary("count_result", "The result of each count method.")
+    instrumented = InstrumentingMiddleware(request_count, request_latency, count_result, svc)
+    # kit-http types the ASGI scope as a dict, kit-prometheus as a MutableMapping: the same
+    # ASGI app at run time, which mypy cannot see through App.__call__'s parameter types.
+    return with_metrics(cast("ASGIApp", app), provider), instrumented

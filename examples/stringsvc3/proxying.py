@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from kit_http.client import ClientEndpoint, Reply
+from kit_pybreaker import PyBreaker
+from kit_ratelimit import PyrateLimiter
 
 from examples.stringsvc1.transport import Service, UppercaseRequest, UppercaseResponse
-from kitcore.circuitbreaker import ConsecutiveBreaker, circuit_breaker
+from kitcore.circuitbreaker import circuit_breaker
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument
 from kitcore.lb import Retry, RoundRobin
 from kitcore.log import Logger
-from kitcore.ratelimit import TokenBucket, erroring_limiter
-from kitcore.sd import Endpointer, FixedInstancer
+from kitcore.metrics import DiscardProvider, Provider
+from kitcore.ratelimit import erroring_limiter
+from kitcore.sd import Endpointer, Factory, FixedInstancer
 
 QPS = 100
-"""Largest rate of calls sent to one instance."""
+"""Largest rate of calls sent to one instance (and the burst it may take at once)."""
 MAX_ATTEMPTS = 3
 """Instances tried per call, at most."""
 MAX_TIME = 0.250
 """Seconds all attempts of one call may take together."""
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """When an instance's circuit opens (``fail_max`` failures in a row) and for how long."""
+
+    fail_max: int = 3
+    """Consecutive failed calls to one instance that open its circuit."""
+    reset_timeout: float = 5.0
+    """Seconds an open circuit refuses calls before letting one trial call through."""
 
 
 class ProxyingMiddleware:
@@ -54,28 +68,60 @@ def decode_uppercase_response(reply: Reply) -> UppercaseResponse:
     return msgspec.json.decode(reply.body, type=UppercaseResponse)
 
 
-def make_uppercase_proxy(instance: str) -> tuple[Endpoint, Callable[[], Awaitable[None]]]:
-    """The client endpoint for one instance, behind a breaker and a limiter, and its closer."""
-    client = ClientEndpoint(
-        "POST", f"http://{instance}/uppercase", encode_request, decode_uppercase_response
-    )
-    endpoint: Endpoint = client
-    endpoint = circuit_breaker(ConsecutiveBreaker())(endpoint)
-    endpoint = erroring_limiter(TokenBucket(QPS, QPS))(endpoint)
-    return endpoint, client.close
+def uppercase_proxy_factory(
+    logger: Logger, metrics: Provider, breaker: BreakerSettings = BreakerSettings()
+) -> Factory:
+    """The Endpointer's factory: one instance's client endpoint, behind its own breaker and
+    limiter (as the tutorial's ``Gobreaker`` and ``NewErroringLimiter``), and its closer.
+
+    Each breaker is named after its instance; it logs its state changes to ``logger``
+    and counts them in ``metrics`` (``kit_circuit_breaker_state{breaker="host:port"}``).
+    """
+
+    def make_uppercase_proxy(instance: str) -> tuple[Endpoint, Callable[[], Awaitable[None]]]:
+        client = ClientEndpoint(
+            "POST", f"http://{instance}/uppercase", encode_request, decode_uppercase_response
+        )
+        limiter = PyrateLimiter(QPS, burst=QPS, name=instance)
+        endpoint: Endpoint = client
+        endpoint = circuit_breaker(
+            PyBreaker(
+                instance,
+                fail_max=breaker.fail_max,
+                reset_timeout=breaker.reset_timeout,
+                logger=logger,
+                metrics=metrics,
+            )
+        )(endpoint)
+        endpoint = erroring_limiter(limiter)(endpoint)
+
+        async def close() -> None:
+            await client.close()
+            await limiter.aclose()
+
+        return endpoint, close
+
+    return make_uppercase_proxy
 
 
 def proxying_middleware(
-    instances: str, logger: Logger
+    instances: str,
+    logger: Logger,
+    metrics: Provider | None = None,
+    breaker: BreakerSettings = BreakerSettings(),
 ) -> tuple[Callable[[Service], Service], Callable[[], Awaitable[None]] | None]:
-    """The middleware proxying to ``instances`` (``"h1:p1,h2:p2"``) and what closes it."""
+    """The middleware proxying to ``instances`` (``"h1:p1,h2:p2"``) and what closes it.
+
+    ``metrics`` receives the breakers' state metrics (discarded when None).
+    """
     if not instances:
         logger.log(proxy_to="none")
         return (lambda next_: next_), None
     found = [i.strip() for i in instances.split(",") if i.strip()]
     logger.log(proxy_to=f"[{' '.join(found)}]")
     instancer = FixedInstancer(found)
-    endpointer = Endpointer(instancer, make_uppercase_proxy, logger=logger)
+    factory = uppercase_proxy_factory(logger, metrics or DiscardProvider(), breaker)
+    endpointer = Endpointer(instancer, factory, logger=logger)
     retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer))
 
     async def close() -> None:

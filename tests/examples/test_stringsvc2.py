@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 JSON = {"Content-Type": "application/json"}
 
@@ -41,11 +42,24 @@ async def test_serves_metrics(example: Callable[..., Any]) -> None:
         async with http.post(f"{svc.url}/count", json={"s": "abc"}) as r:
             assert r.status == 200
         async with http.get(f"{svc.url}/metrics") as r:
-            assert r.headers["Content-Type"].startswith("text/plain")
-            text = await r.text()
-    count = "my_group_string_service_request_count"
-    assert f'{count}{{method="uppercase",error="false"}} 2' in text
-    assert f'{count}{{method="uppercase",error="true"}} 1' in text
-    assert f'{count}{{method="count",error="false"}} 1' in text
-    assert "my_group_string_service_count_result_sum 3" in text
-    assert 'my_group_string_service_request_latency_microseconds_count{method="count"' in text
+            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            samples = parse_samples(await r.text())
+    count = "my_group_string_service_request_count_total"
+    assert samples[count, (("error", "false"), ("method", "uppercase"))] == 2
+    assert samples[count, (("error", "true"), ("method", "uppercase"))] == 1
+    assert samples[count, (("error", "false"), ("method", "count"))] == 1
+    assert (count, (("error", "true"), ("method", "count"))) not in samples
+    assert samples["my_group_string_service_count_result_count", ()] == 1
+    assert samples["my_group_string_service_count_result_sum", ()] == 3
+    latency = "my_group_string_service_request_latency_microseconds"
+    assert samples[f"{latency}_count", (("error", "false"), ("method", "count"))] == 1
+    assert samples[f"{latency}_sum", (("error", "false"), ("method", "count"))] > 0
+
+
+def parse_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text exposition, by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

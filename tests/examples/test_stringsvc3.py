@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def start_cluster(example: Callable[..., Any]) -> tuple[Any, list[Any]]:
@@ -61,3 +64,100 @@ async def test_proxy_retries_past_a_dead_instance(example: Callable[..., Any]) -
         body = await r.json()
     assert body["v"] == ""
     assert "attempt" in body["err"]
+
+
+class DroppingPort:
+    """Holds a stopped instance's port and drops every connection at once, counting them.
+
+    The instance looks crashed to the proxy (each call fails: server disconnected), and
+    the count is every call the proxy made to it.
+    """
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def _drop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.close()
+        await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def dropping(port: int) -> AsyncIterator[DroppingPort]:
+    """Listen on 127.0.0.1:``port`` for the block, dropping every connection."""
+    dropper = DroppingPort()
+    server = await asyncio.start_server(dropper._drop, "127.0.0.1", port)
+    try:
+        yield dropper
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def uppercase(http: aiohttp.ClientSession, proxy: Any, s: str) -> None:
+    async with http.post(f"{proxy.url}/uppercase", json={"s": s}) as r:
+        assert await r.json() == {"v": s.upper()}
+
+
+def transitions(proxy: Any, instance: Any) -> list[tuple[str, str]]:
+    """The state changes the proxy logged for ``instance``'s breaker: (state, previous)."""
+    changes = []
+    for line in proxy.log_lines(f"breaker={instance.address} ", timeout=0):
+        found = re.search(r"state=(\S+) previous=(\S+)$", line)
+        assert found, line
+        changes.append((found.group(1), found.group(2)))
+    return changes
+
+
+async def test_a_failing_instance_is_cut_off_while_the_others_serve(
+    example: Callable[..., Any],
+) -> None:
+    instances = [example("examples.stringsvc3", wait=False) for _ in range(3)]
+    proxy_to = ",".join(i.address for i in instances)
+    breaker_flags = ("--breaker-fail-max", "3", "--breaker-reset", "2")
+    proxy = example("examples.stringsvc3", "--proxy", proxy_to, *breaker_flags, wait=False)
+    for svc in (*instances, proxy):
+        svc.wait()
+    failing, serving = instances[1], [instances[0], instances[2]]
+    assert failing.stop() == 0
+    async with dropping(failing.port) as dropped, aiohttp.ClientSession() as http:
+        # Every call succeeds (Retry moves on to the next instance) until the failing
+        # instance's third failure in a row opens its circuit.
+        for n in range(20):
+            await uppercase(http, proxy, f"before{n}")
+            if transitions(proxy, failing):
+                break
+        assert transitions(proxy, failing) == [("open", "closed")]
+        [opened] = proxy.log_lines(f"breaker={failing.address} ", timeout=0)
+        assert 'level=warn msg="circuit breaker state changed"' in opened
+        assert dropped.connections == 3
+
+        # While open, the failing instance is not called at all; the others serve.
+        while_open = [f"open{n}" for n in range(9)]
+        for s in while_open:
+            await uppercase(http, proxy, s)
+        assert dropped.connections == 3
+        served = [i.log_lines(f"input={s} ", timeout=0) for s in while_open for i in serving]
+        assert sum(map(len, served)) == len(while_open)
+        async with http.get(f"{proxy.url}/metrics") as r:
+            states = {
+                sample.labels["breaker"]: sample.value
+                for family in text_string_to_metric_families(await r.text())
+                for sample in family.samples
+                if sample.name == "kit_circuit_breaker_state"
+            }
+        assert states == {failing.address: 2, **{i.address: 0 for i in serving}}
+
+        # After the reset timeout one trial call goes to it, fails, and opens it again.
+        for n in range(100):
+            await uppercase(http, proxy, f"after{n}")
+            if len(transitions(proxy, failing)) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert transitions(proxy, failing) == [
+            ("open", "closed"),
+            ("half_open", "open"),
+            ("open", "half_open"),
+        ]
+        assert dropped.connections == 4
+    assert all(not transitions(proxy, i) for i in serving)

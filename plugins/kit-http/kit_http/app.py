@@ -18,7 +18,7 @@ from kit_http import rsgi
 from kit_http.binding import Binding
 from kit_http.body import BodyWatch
 from kit_http.errors import MethodNotAllowed, RouteNotFound
-from kit_http.handler import Decode, Encode, Handler, Receive, Scope, Send, send_error
+from kit_http.handler import Decode, Encode, Handler, Receive, Scope, Send, _log, send_error
 from kit_http.message import Request
 from kit_http.options import ServerOptions
 from kit_http.routing import Router, RouteSpec
@@ -242,7 +242,10 @@ class App:
         request = Request(scope)
         status = await send_error(self.options, request, error, send)
         for finalizer in self.options.finalizer:
-            finalizer(request, status, 0.0)
+            try:
+                finalizer(request, status, 0.0)
+            except Exception:
+                _log.exception("kit-http finalizer failed for %r", request)
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

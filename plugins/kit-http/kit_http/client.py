@@ -15,7 +15,7 @@ and breakers understand. The caller's deadline is sent in the ``Kit-Timeout`` he
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -146,20 +146,32 @@ class Transport:
         self._session = None
 
 
-def deadline_headers(headers: dict[str, str], cap: float | None) -> float | None:
-    """Add ``Kit-Timeout`` for the caller's deadline (capped at ``cap``); return the seconds.
+def deadline_headers(headers: dict[str, str], cap: float | None) -> tuple[float | None, bool]:
+    """Add ``Kit-Timeout`` for the caller's deadline capped at ``cap``.
 
-    Raises DeadlineExceeded when the deadline has already passed.
+    Returns the seconds left (None: unbounded) and whether the cap is what bounds the
+    call. Raises DeadlineExceeded when the deadline has already passed.
     """
     left = context.remaining()
-    if cap is not None and (left is None or cap < left):
+    capped = cap is not None and (left is None or cap < left)
+    if capped:
         left = cap
     if left is None:
-        return None
+        return None, False
     if left <= 0:
         raise DeadlineExceeded("deadline exceeded before the call was sent")
     headers[TIMEOUT_HEADER] = str(max(1, int(left * 1000)))
-    return left
+    return left, capped
+
+
+async def bounded(send: Awaitable[Reply], left: float | None, capped: bool) -> Reply:
+    """Await ``send`` within the caller's deadline, or within ``left`` when the cap bounds it."""
+    if left is None:
+        return await send
+    if capped:
+        with context.timeout(left):
+            return await context.enforce(send)
+    return await context.enforce(send)
 
 
 _JSON = {"Content-Type": "application/json"}
@@ -209,7 +221,7 @@ class ClientEndpoint:
 
     async def __call__(self, request: Any) -> Any:
         headers = dict(self._headers)
-        left = deadline_headers(headers, self._timeout)
+        left, capped = deadline_headers(headers, self._timeout)
         outgoing = OutgoingRequest(self.method, self.url, headers, self._encode(request))
         for before in self._before:
             before(outgoing)
@@ -217,11 +229,7 @@ class ClientEndpoint:
         status = 0
         try:
             send = self._transport.send(outgoing.method, outgoing.url, headers, outgoing.body)
-            if left is None:
-                reply = await send
-            else:
-                with context.timeout(left):
-                    reply = await context.enforce(send)
+            reply = await bounded(send, left, capped)
             status = reply.status
             for after in self._after:
                 after(reply)
@@ -270,14 +278,10 @@ class ServiceClient:
         binding = self._bindings[call.method.name]
         target, body = binding.encode(call.request)
         headers = dict(_JSON) if body is not None else {}
-        left = deadline_headers(headers, self._timeout)
+        left, capped = deadline_headers(headers, self._timeout)
         url = self._base + target
         send = self._transport.send(binding.route.method, url, headers, body)
-        if left is None:
-            reply = await send
-        else:
-            with context.timeout(left):
-                reply = await context.enforce(send)
+        reply = await bounded(send, left, capped)
         if not 200 <= reply.status < 300:
             raise error_from_reply(reply)
         try:
