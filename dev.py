@@ -68,7 +68,9 @@ def demo() -> int:
 
 def test(pytest_args: list[str]) -> int:
     setup(test=True)
-    packages = ["kitcore"] + [str(d) for p in plugin_dirs() for d in p.glob("kit_*") if d.is_dir()]
+    packages = ["kitcore"] + [
+        str(d) for p in plugin_dirs() for d in p.glob("kit_*") if (d / "__init__.py").exists()
+    ]
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy", *packages)
     return subprocess.call([str(PY), "-m", "pytest", *pytest_args], cwd=ROOT)
