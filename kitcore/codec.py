@@ -16,6 +16,7 @@ import msgspec
 from kitcore.errors import InvalidArgument
 
 _PATH = re.compile(r"at `(\$[^`]*)`")
+_MISSING = re.compile(r"missing required field `([^`]*)`")
 _encoder = msgspec.json.Encoder()
 
 encode = _encoder.encode
@@ -33,8 +34,13 @@ def invalid_argument(exc: msgspec.MsgspecError) -> InvalidArgument:
     text = str(exc)
     match = _PATH.search(text)
     details: dict[str, Any] = {"reason": text}
-    if match:
-        details["field"] = match.group(1)
+    path = match.group(1) if match else None
+    missing = _MISSING.search(text)
+    if missing:
+        # The path names the object; the field is the missing member inside it.
+        path = f"{path or '$'}.{missing.group(1)}"
+    if path:
+        details["field"] = path
     return InvalidArgument(f"invalid request: {text}", details=details)
 
 
@@ -44,6 +50,11 @@ def decode(data: bytes | bytearray | memoryview | str, type_: Any) -> Any:
         return decoder(type_).decode(data)
     except msgspec.MsgspecError as exc:
         raise invalid_argument(exc) from None
+    except UnicodeDecodeError as exc:
+        # msgspec reports invalid UTF-8 inside a string this way, not as a DecodeError.
+        raise InvalidArgument(
+            f"invalid request: body is not valid UTF-8 ({exc.reason})", details={"reason": str(exc)}
+        ) from None
     except RecursionError:
         raise InvalidArgument("invalid request: JSON nested too deeply") from None
 

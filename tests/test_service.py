@@ -77,7 +77,12 @@ async def test_bad_requests_are_invalid_arguments_naming_the_field() -> None:
     assert info.value.details["field"] == "$.name"
     with pytest.raises(InvalidArgument) as info:
         await eps["distance"]({"a": {"x": 0, "y": 0}})
-    assert "b" in info.value.message
+    assert info.value.details["field"] == "$.b"
+    with pytest.raises(InvalidArgument) as info:
+        await eps["distance"]({"a": {"x": 0}, "b": {"x": 0, "y": 0}})
+    assert info.value.details["field"] == "$.a.y"
+    with pytest.raises(InvalidArgument, match="not valid UTF-8"):
+        decode(b'{"name": "\xff"}', describe(Geometry).methods["lookup"].request_type)
     for body in (b"{", b"\xff", b"[]", b'{"a": {"x": "1", "y": 0}, "b": {"x": 0, "y": 0}}'):
         with pytest.raises(InvalidArgument):
             decode(body, describe(Geometry).methods["distance"].request_type)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import time
 from asyncio import CancelledError, current_task, get_running_loop
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,7 +42,6 @@ TIMEOUT_HEADER = "Kit-Timeout"
 """Request header with the caller's remaining time in whole milliseconds."""
 
 _CONTENT_TYPE_JSON = (b"content-type", b"application/json")
-_MISSING = re.compile(r"missing required field `([^`]*)`")
 _log = logging.getLogger("kit_http")
 
 # Python 3.10 and 3.11 implement asyncio.current_task in Python; its C-level table is read
@@ -53,19 +51,10 @@ _CURRENT_TASKS = (
 )
 
 
-def invalid_request(exc: msgspec.MsgspecError) -> InvalidArgument:
-    """The 400 for a body msgspec rejected; ``details["field"]`` names the field, even missing."""
-    error = invalid_argument(exc)
-    missing = _MISSING.search(str(exc))
-    if missing:
-        error.details["field"] = f"{error.details.get('field', '$')}.{missing.group(1)}"
-    return error
-
-
 def bad_body(exc: Exception) -> InvalidArgument:
     """The 400 for a body that does not decode: bad JSON, wrong types, too deep, bad UTF-8."""
     if isinstance(exc, msgspec.MsgspecError):
-        return invalid_request(exc)
+        return invalid_argument(exc)
     if isinstance(exc, UnicodeDecodeError):  # msgspec raises it for bad UTF-8 in strings
         return InvalidArgument(
             f"invalid request: body is not UTF-8: {exc.reason}", details={"reason": str(exc)}
