@@ -15,13 +15,12 @@ Endpointer follows a service that does not change, with the default 60 s wait.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _propagation import leaf, percentile, row, until_size
 from _report import machine, write_section
 from kit_consul import AgentOptions, ConsulInstancer, ConsulRegistrar, RegisterOptions, WatchOptions
 
@@ -43,16 +42,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-async def leaf(request: Any) -> Any:
-    return request
-
-
-async def until_size(endpointer: Endpointer, size: int) -> None:
-    # Polls the public API on purpose: it is what a balancer sees.
-    while len(await endpointer.endpoints()) != size:  # noqa: ASYNC110
-        await asyncio.sleep(0)
 
 
 async def propagation(agent: AgentOptions, changes: int) -> tuple[list[float], list[float]]:
@@ -94,18 +83,6 @@ async def idle_cpu(agent: AgentOptions, seconds: float) -> float:
     await watcher.close()
     await registrar.close()
     return used
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def row(label: str, values: list[float]) -> str:
-    return (
-        f"| {label} | {len(values)} | {statistics.median(values) * 1e3:.2f} ms | "
-        f"{percentile(values, 0.99) * 1e3:.2f} ms | {max(values) * 1e3:.2f} ms |"
-    )
 
 
 async def run(changes: int, idle_seconds: float) -> str:

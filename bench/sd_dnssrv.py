@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _propagation import leaf, row, until_size
 from _report import machine, write_section
 from kit_dnssrv import DnsSrvInstancer, parse_url
 
@@ -31,16 +32,6 @@ from kitcore.sd import Endpointer
 from kitcore.testing.servers import DnsmasqServer, SrvRecord, dnsmasq_server
 
 NAME = "_http._tcp.bench.local"
-
-
-async def leaf(request: Any) -> Any:
-    return request
-
-
-async def until_size(endpointer: Endpointer, size: int) -> None:
-    # Polls the public API on purpose: it is what a balancer sees.
-    while len(await endpointer.endpoints()) != size:  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
 
 
 async def propagation(
@@ -92,18 +83,6 @@ async def idle_cpu(server: DnsmasqServer, seconds: float) -> tuple[float, int]:
     await endpointer.close()
     await watcher.close()
     return used, made
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def row(label: str, values: list[float]) -> str:
-    return (
-        f"| {label} | {len(values)} | {statistics.median(values) * 1e3:.1f} ms | "
-        f"{percentile(values, 0.99) * 1e3:.1f} ms | {max(values) * 1e3:.1f} ms |"
-    )
 
 
 async def run(changes: int, idle_seconds: float) -> str:

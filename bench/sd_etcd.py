@@ -15,60 +15,21 @@ while an Endpointer follows a prefix that does not change.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aetcd
+from _propagation import Marks, leaf, percentile, row, timed, until_size
 from _report import machine, write_section
 from kit_etcd import EtcdInstancer, EtcdRegistrar, parse_url
 
 from kitcore.sd import Endpointer
 from kitcore.testing.servers import etcd_server
-
-
-async def leaf(request: Any) -> Any:
-    return request
-
-
-class Marks:
-    """An Endpointer factory that tells when an instance's endpoint is built or closed."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[tuple[str, str], asyncio.Future[float]] = {}
-
-    def expect(self, what: str, instance: str) -> asyncio.Future[float]:
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.waiting[(what, instance)] = future
-        return future
-
-    def _mark(self, what: str, instance: str) -> None:
-        future = self.waiting.pop((what, instance), None)
-        if future is not None and not future.done():
-            future.set_result(time.perf_counter())
-
-    def factory(self, instance: str) -> tuple[Any, Callable[[], None]]:
-        self._mark("added", instance)
-        return leaf, lambda: self._mark("removed", instance)
-
-
-async def until_size(endpointer: Endpointer, size: int) -> None:
-    # Setting up only, never timed: polls the public API, as a balancer sees it.
-    while len(await endpointer.endpoints()) != size:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-
-
-async def timed(call: Callable[[], Awaitable[None]], mark: asyncio.Future[float]) -> float:
-    start = time.perf_counter()
-    await call()
-    return await asyncio.wait_for(mark, 10) - start
 
 
 async def propagation(url: str, changes: int, others: int) -> tuple[list[float], list[float]]:
@@ -117,18 +78,6 @@ async def idle_cpu(url: str, seconds: float) -> tuple[float, float, int]:
     await endpointer.close()
     await watcher.close()
     return (*used, threads)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def row(label: str, values: list[float]) -> str:
-    return (
-        f"| {label} | {len(values)} | {statistics.median(values) * 1e3:.2f} ms | "
-        f"{percentile(values, 0.99) * 1e3:.2f} ms | {max(values) * 1e3:.2f} ms |"
-    )
 
 
 async def run(changes: int, idle_seconds: float) -> str:
