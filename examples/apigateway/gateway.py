@@ -20,13 +20,12 @@ from kit_http import App
 from kit_http.client import client_factory
 
 from examples.apigateway.display import public_url
-from examples.apigateway.health import HealthyEndpoints
 from examples.stringsvc1.service import StringService
 from kitcore import context, sd
 from kitcore.client import Call
 from kitcore.endpoint import Endpoint
 from kitcore.errors import DeadlineExceeded, is_caller_fault
-from kitcore.lb import Retry, RetryError, RoundRobin
+from kitcore.lb import HealthyEndpoints, Retry, RetryError, RoundRobin
 from kitcore.log import Logger
 from kitcore.sd import Closer, Endpointer, Instancer
 from kitcore.service import Method, ServiceSpec, describe

@@ -22,10 +22,8 @@ import aiohttp
 import pytest
 
 from examples.apigateway.gateway import Route, parse_route
-from examples.apigateway.health import HealthyEndpoints
 from examples.stringsvc1.service import StringService
 from kitcore import sd
-from kitcore.sd import FixedEndpointer
 from kitcore.testing.servers import EtcdServer, ZooKeeperServer, etcd_server, zookeeper_server
 from kitcore.testing.services import free_port, wait_port
 
@@ -251,25 +249,6 @@ def test_unknown_service_is_refused() -> None:
     )
     assert result.returncode == 2
     assert "unknown service 'nosuch'" in result.stderr
-
-
-async def test_failed_endpoints_are_set_aside_for_the_pause() -> None:
-    now = [0.0]
-
-    async def a(request: Any) -> Any: ...
-    async def b(request: Any) -> Any: ...
-
-    healthy = HealthyEndpoints(FixedEndpointer([a, b]), pause=1.0, clock=lambda: now[0])
-    assert await healthy.endpoints() == (a, b)
-    healthy.failed(a)
-    assert await healthy.endpoints() == (b,)
-    healthy.failed(b)
-    assert await healthy.endpoints() == (a, b)  # all set aside: trying beats refusing
-    now[0] = 1.0
-    assert await healthy.endpoints() == (a, b)  # the pause is over
-    healthy.failed(a)
-    healthy.forget(a)
-    assert await healthy.endpoints() == (a, b)
 
 
 def test_sd_option_names_the_service_or_defaults_to_stringsvc() -> None:
