@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from kitcore.endpoint import Endpoint, Middleware
+from kitcore.errors import is_caller_fault
 from kitcore.plugins import BackendNotFound, Plugins, plugins, scheme
 from kitcore.service import Method, ServiceSpec, describe
 
@@ -79,15 +80,18 @@ def connect(
     timeout: float = 10.0,
     middleware: Middleware | None = None,
     logger: Any = None,
+    pause: float = 1.0,
     manager: Plugins | None = None,
     **options: Any,
 ) -> Client[S]:
     """Connect to ``service`` at ``target``: a Client doing round robin + retry over its instances.
 
-    ``middleware`` wraps each instance's endpoint (a breaker, a limiter...);
-    ``options`` go to the transport's client factory.
+    An instance whose call just failed (not by the caller's fault) is set aside for
+    ``pause`` seconds, so that retries go to the others. ``middleware`` wraps each
+    instance's endpoint (a breaker, a limiter...); ``options`` go to the transport's
+    client factory.
     """
-    from kitcore.lb import Retry, RoundRobin
+    from kitcore.lb import HealthyEndpoints, Retry, RoundRobin
     from kitcore.sd import Endpointer, FixedInstancer
 
     manager = manager or plugins()
@@ -110,10 +114,23 @@ def connect(
         instancer = manager.open("discovery", target)
     make = transport_backend.factory
 
+    healthy: HealthyEndpoints
+
     def factory(instance: str) -> Any:
         endpoint, closer = make(spec, instance, **options)
-        return (middleware(endpoint) if middleware else endpoint), closer
+        inner = middleware(endpoint) if middleware else endpoint
+
+        async def guarded(call: Call) -> Any:
+            try:
+                return await inner(call)
+            except Exception as exc:
+                if not is_caller_fault(exc):
+                    healthy.failed(guarded)
+                raise
+
+        return guarded, closer
 
     endpointer = Endpointer(instancer, factory, logger=logger)
-    endpoint = Retry(max_attempts, timeout, RoundRobin(endpointer))
+    healthy = HealthyEndpoints(endpointer, pause)
+    endpoint = Retry(max_attempts, timeout, RoundRobin(healthy))
     return Client(spec, endpoint, [instancer.close, endpointer.close])

@@ -19,6 +19,7 @@ class Greeter:
         self.name = name
         self.down = down
         self.calls = 0
+        self.attempts = 0  # calls that reached the transport, down or not
 
     async def hello(self, who: str, punctuation: str = "!") -> str:
         self.calls += 1
@@ -35,6 +36,7 @@ def local_transport(servers: dict[str, Greeter], closed: list[str]) -> object:
         eps = endpoints(server)
 
         async def endpoint(call: Call) -> Any:
+            server.attempts += 1
             if server.down:
                 raise Unavailable(f"{instance} is down")
             return await eps[call.method.name](call.request)
@@ -124,3 +126,16 @@ async def test_unknown_transport_or_discovery_names_the_plugin_to_install() -> N
         connect(Greeter, "http://127.0.0.1:1", manager=load(entry_points=False))
     with pytest.raises(BackendNotFound, match="install kit-etcd"):
         connect(Greeter, "etcd://127.0.0.1:2379/svc", transport="local", manager=manager({}))
+
+
+async def test_a_failed_instance_is_set_aside_so_retries_go_elsewhere() -> None:
+    servers = {"a:1": Greeter("a", down=True), "b:2": Greeter("b"), "c:3": Greeter("c")}
+    async with connect(
+        Greeter, "static://a:1,b:2,c:3", transport="local", pause=60.0, manager=manager(servers)
+    ) as greeter:
+        for _ in range(9):
+            assert not (await greeter.hello("x")).startswith("a")
+    # The down instance was tried once, then set aside for the pause (round robin alone
+    # would have sent every third call there).
+    assert servers["a:1"].attempts == 1
+    assert servers["b:2"].calls + servers["c:3"].calls == 9
