@@ -146,9 +146,36 @@ class _Watcher:
             await aclose()
 
 
-def _good(*instances: str) -> Callable[[Event], bool]:
+def has_instances(*instances: str) -> Callable[[Event], bool]:
+    """Predicate: a good event listing exactly ``instances``."""
     expected = tuple(sorted(instances))
     return lambda event: event.error is None and event.instances == expected
+
+
+def is_error(event: Event) -> bool:
+    """Predicate: an error event."""
+    return event.error is not None
+
+
+async def event_where(
+    subscription: AsyncIterator[Event], predicate: Callable[[Event], bool], timeout: float = 5.0
+) -> Event:
+    """Read events until one satisfies ``predicate``; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    seen: list[Event] = []
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            event = await asyncio.wait_for(subscription.__anext__(), left)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise _fail(f"no matching event within {timeout}s; saw {seen}") from None
+        except StopAsyncIteration:
+            raise _fail(f"subscription ended; saw {seen}") from None
+        seen.append(event)
+        if predicate(event):
+            return event
 
 
 async def check_instancer(
@@ -178,9 +205,9 @@ async def check_instancer(
             raise _fail(f"initial state: expected no instances, got {event.instances}")
 
         await driver.add(a)
-        await first.until(_good(a), f"event with {[a]} after add({a!r})")
+        await first.until(has_instances(a), f"event with {[a]} after add({a!r})")
         await driver.add(b)
-        await first.until(_good(a, b), f"event with {sorted([a, b])} after add({b!r})")
+        await first.until(has_instances(a, b), f"event with {sorted([a, b])} after add({b!r})")
 
         second = _Watcher("second subscriber", instancer.subscribe(), timeout)
         watchers.append(second)
@@ -190,12 +217,14 @@ async def check_instancer(
 
         await driver.remove(a)
         for watcher in (first, second):
-            await watcher.until(_good(b), f"event with {[b]} after remove({a!r})")
+            await watcher.until(has_instances(b), f"event with {[b]} after remove({a!r})")
 
         await driver.add(b)  # already there: must not produce a repeated event
         await driver.add(c)
         for watcher in (first, second):
-            await watcher.until(_good(b, c), f"event with {sorted([b, c])} after add({c!r})")
+            await watcher.until(
+                has_instances(b, c), f"event with {sorted([b, c])} after add({c!r})"
+            )
 
         break_ = getattr(driver, "break_", None)
         restore = getattr(driver, "restore", None)
@@ -208,7 +237,7 @@ async def check_instancer(
                     f"got {event.instances}"
                 )
             await restore()
-            await first.until(_good(b, c), f"recovery to {sorted([b, c])} after restore()")
+            await first.until(has_instances(b, c), f"recovery to {sorted([b, c])} after restore()")
 
         await instancer.close()
         for watcher in watchers:

@@ -8,7 +8,7 @@ or on a stale, backwards or zero index.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from kit_consul.testing import ConsulDriver
 
 from kitcore.backoff import Backoff
 from kitcore.sd import Event
-from kitcore.testing.sd import check_instancer
+from kitcore.testing.sd import check_instancer, event_where
 
 HEALTH = "GET /v1/health/service/svc"
 
@@ -51,20 +51,6 @@ async def driver(fake_consul: Any) -> AsyncIterator[ConsulDriver]:
 async def next_event(subscription: AsyncIterator[Event], timeout: float = 5.0) -> Event:
     """The next event, failing the test after ``timeout`` seconds."""
     return await asyncio.wait_for(anext(subscription), timeout)
-
-
-async def event_where(
-    subscription: AsyncIterator[Event], predicate: Callable[[Event], bool], timeout: float = 5.0
-) -> Event:
-    """The first event satisfying ``predicate`` within ``timeout`` seconds."""
-
-    async def scan() -> Event:
-        async for event in subscription:
-            if predicate(event):
-                return event
-        raise AssertionError("subscription ended")
-
-    return await asyncio.wait_for(scan(), timeout)
 
 
 def assert_no_tasks_left() -> None:

@@ -21,7 +21,7 @@ from kit_dnssrv.testing import DnsmasqDriver
 from kitcore.backoff import Backoff
 from kitcore.plugins import BackendNotFound, load, reset
 from kitcore.sd import Event, instancer, registrar
-from kitcore.testing.sd import check_instancer
+from kitcore.testing.sd import check_instancer, event_where
 from kitcore.testing.servers import DnsmasqServer, HostRecord, SrvRecord, dnsmasq_server
 
 SVC = "_http._tcp.svc.local"
@@ -43,20 +43,6 @@ def options(server: DnsmasqServer, **kw: Any) -> DnsSrvOptions:
 async def next_event(subscription: AsyncIterator[Event], timeout: float = 5.0) -> Event:
     """The next event, failing the test after ``timeout`` seconds."""
     return await asyncio.wait_for(anext(subscription), timeout)
-
-
-async def event_where(
-    subscription: AsyncIterator[Event], predicate: Callable[[Event], bool], timeout: float = 5.0
-) -> Event:
-    """The first event satisfying ``predicate`` within ``timeout`` seconds."""
-
-    async def scan() -> Event:
-        async for event in subscription:
-            if predicate(event):
-                return event
-        raise AssertionError("subscription ended")
-
-    return await asyncio.wait_for(scan(), timeout)
 
 
 def assert_no_tasks_left() -> None:

@@ -6,20 +6,13 @@ import asyncio
 from typing import Any
 
 from kit_etcd import EtcdInstancer
-from kit_etcd_testlib import (
-    FAST,
-    Etcd,
-    EtcdDriver,
-    Recorder,
-    config,
-    failing,
-    instancer,
-    instances,
-    next_event,
-)
+from kit_etcd_testlib import FAST, Etcd, EtcdDriver, Recorder, config, instancer
 
 from kitcore.sd import Endpointer
 from kitcore.testing.sd import check_instancer
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
+from kitcore.testing.sd import is_error as failing
 from kitcore.testing.servers import EtcdServer
 from kitcore.testing.services import free_port
 

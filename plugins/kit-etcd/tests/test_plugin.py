@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 from kit_etcd import EtcdInstancer, EtcdRegistrar
-from kit_etcd_testlib import Etcd, instances, next_event
+from kit_etcd_testlib import Etcd
 
 import kitcore.sd
 from kitcore.cli import make_cli
 from kitcore.plugins import load, reset
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import EtcdServer
 
 

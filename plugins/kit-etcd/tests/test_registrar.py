@@ -8,9 +8,11 @@ import sys
 import aetcd
 import pytest
 from kit_etcd import EtcdRegistrar
-from kit_etcd_testlib import Etcd, Recorder, config, instancer, instances, next_event
+from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
 from kitcore.testing.sd import check_registrar
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import EtcdServer
 from kitcore.testing.services import free_port
 

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from kit_etcd import EtcdRegistrar
-from kit_etcd_testlib import Etcd, Recorder, config, failing, instancer, instances, next_event
+from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
 from kitcore.testing.sd import check_instancer, check_registrar
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
+from kitcore.testing.sd import is_error as failing
 from kitcore.testing.servers import EtcdServer, etcd_server
 
 USER, PASSWORD = "kit", "pa55-w0rd-secret"

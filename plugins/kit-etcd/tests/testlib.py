@@ -10,9 +10,7 @@ import asyncio
 import os
 import ssl
 import subprocess
-import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ import aetcd
 from kit_etcd import EtcdConfig, EtcdInstancer, parse_url
 
 from kitcore.backoff import Backoff
-from kitcore.sd import Event
 from kitcore.testing.servers import EtcdServer, ServerProcess
 from kitcore.testing.services import binary, free_port
 
@@ -97,35 +94,6 @@ class EtcdDriver:
     async def restore(self) -> None:
         """Start etcd again, with its data."""
         await asyncio.to_thread(self.server.start)
-
-
-async def next_event(
-    subscription: AsyncIterator[Event], until: Callable[[Event], bool], timeout: float = 5.0
-) -> Event:
-    """Read events until one satisfies ``until``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    seen: list[Event] = []
-    while True:
-        try:
-            event = await asyncio.wait_for(
-                subscription.__anext__(), max(0.0, deadline - time.monotonic())
-            )
-        except (TimeoutError, asyncio.TimeoutError):
-            raise AssertionError(f"no matching event within {timeout}s; saw {seen}") from None
-        seen.append(event)
-        if until(event):
-            return event
-
-
-def instances(*expected: str) -> Callable[[Event], bool]:
-    """Predicate: a good event with exactly ``expected``."""
-    wanted = tuple(sorted(expected))
-    return lambda event: event.error is None and event.instances == wanted
-
-
-def failing(event: Event) -> bool:
-    """Predicate: an error event."""
-    return event.error is not None
 
 
 def instancer(url: str, **options: Any) -> EtcdInstancer:

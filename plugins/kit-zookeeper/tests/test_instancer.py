@@ -10,16 +10,16 @@ from kit_zookeeper_testlib import (
     Recorder,
     ZkDriver,
     direct_client,
-    failing,
     instancer,
-    instances,
-    next_event,
     stop_client,
     threads_back_to,
 )
 
 from kitcore.sd import Event
 from kitcore.testing.sd import check_instancer
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
+from kitcore.testing.sd import is_error as failing
 from kitcore.testing.servers import ZooKeeperServer
 from kitcore.testing.services import free_port
 

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 from kit_zookeeper import ZooKeeperInstancer, ZooKeeperRegistrar
-from kit_zookeeper_testlib import instances, next_event
 
 import kitcore.sd
 from kitcore.cli import make_cli
 from kitcore.plugins import load, reset
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import ZooKeeperServer
 
 

@@ -9,17 +9,11 @@ import sys
 import pytest
 from kazoo.client import KazooClient
 from kit_zookeeper import ZooKeeperRegistrar
-from kit_zookeeper_testlib import (
-    Recorder,
-    config,
-    direct_client,
-    instancer,
-    instances,
-    next_event,
-    stop_client,
-)
+from kit_zookeeper_testlib import Recorder, config, direct_client, instancer, stop_client
 
 from kitcore.testing.sd import check_registrar
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import ZooKeeperServer
 from kitcore.testing.services import free_port
 

@@ -6,17 +6,11 @@ import pytest
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_digest_acl
 from kit_zookeeper import ZooKeeperRegistrar
-from kit_zookeeper_testlib import (
-    Recorder,
-    config,
-    direct_client,
-    failing,
-    instancer,
-    instances,
-    next_event,
-    stop_client,
-)
+from kit_zookeeper_testlib import Recorder, config, direct_client, instancer, stop_client
 
+from kitcore.testing.sd import event_where as next_event
+from kitcore.testing.sd import has_instances as instances
+from kitcore.testing.sd import is_error as failing
 from kitcore.testing.servers import ZooKeeperServer
 
 USER, PASSWORD = "kit", "pa55-w0rd-secret"

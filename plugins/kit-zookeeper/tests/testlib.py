@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -17,7 +16,6 @@ from kazoo.retry import KazooRetry
 from kit_zookeeper import ZooKeeperConfig, ZooKeeperInstancer, parse_url
 
 from kitcore.backoff import Backoff
-from kitcore.sd import Event
 from kitcore.testing.servers import ZooKeeperServer
 
 FAST = Backoff(base=0.01, cap=0.2)
@@ -99,35 +97,6 @@ class ZkDriver:
     def close(self) -> None:
         """Stop the driver's client."""
         stop_client(self.client)
-
-
-async def next_event(
-    subscription: AsyncIterator[Event], until: Callable[[Event], bool], timeout: float = 5.0
-) -> Event:
-    """Read events until one satisfies ``until``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    seen: list[Event] = []
-    while True:
-        try:
-            event = await asyncio.wait_for(
-                subscription.__anext__(), max(0.0, deadline - time.monotonic())
-            )
-        except (TimeoutError, asyncio.TimeoutError):
-            raise AssertionError(f"no matching event within {timeout}s; saw {seen}") from None
-        seen.append(event)
-        if until(event):
-            return event
-
-
-def instances(*expected: str) -> Callable[[Event], bool]:
-    """Predicate: a good event with exactly ``expected``."""
-    wanted = tuple(sorted(expected))
-    return lambda event: event.error is None and event.instances == wanted
-
-
-def failing(event: Event) -> bool:
-    """Predicate: an error event."""
-    return event.error is not None
 
 
 def config(url: str, **options: Any) -> ZooKeeperConfig:
