@@ -79,6 +79,7 @@ class Session:
         # Start and stop run in threads of their own: the lock keeps them in order.
         self._lifecycle = threading.Lock()
         self._stopped = False
+        self._restarts: set[asyncio.Task[None]] = set()
         self.client = KazooClient(
             hosts=config.connection_string,
             timeout=config.session_timeout,
@@ -104,6 +105,18 @@ class Session:
             self._connected.clear()
         if self._on_state is not None and not self._closed:
             self._on_state(state)
+        if (
+            state == KazooState.LOST
+            and not self._stopped
+            and self.client._connection.connection_stopped.is_set()
+        ):
+            # kazoo's connection loop can give up for good, even with unlimited retries
+            # ("Failed connecting to Zookeeper within the connection retry policy", seen
+            # when a connect times out mid-handshake while the server starts): start it
+            # again, or the session would never come back.
+            restart = self._loop.create_task(self.start(), name="kit-zookeeper restart")
+            self._restarts.add(restart)
+            restart.add_done_callback(self._restarts.discard)
 
     async def start(self) -> None:
         """Start connecting (kazoo keeps reconnecting on its own from then on)."""
@@ -163,3 +176,5 @@ class Session:
                 self.client.remove_listener(self._listener)
 
         await in_thread(stop, "kit-zookeeper stop")
+        if self._restarts:  # a restart that raced this close found it stopped: let it end
+            await asyncio.gather(*self._restarts, return_exceptions=True)
