@@ -109,6 +109,54 @@ def test_logfmt_floats_are_written_as_go_prints_them(value: float, expected: str
     assert format_value(value) == expected
 
 
+class Shouting(str):
+    """A str that prints otherwise than it compares."""
+
+    def __str__(self) -> str:
+        return self.upper()
+
+
+def test_the_writer_writes_what_format_logfmt_returns_line_after_line() -> None:
+    # LogfmtWriter remembers short string and null pairs. A remembered pair must never
+    # stand in for another value that compares equal (1 == True == 1.0, "x" ==
+    # Shouting("x")), nor may an unhashable value or a long string break the line.
+    values: list[Any] = [
+        True,
+        1,
+        1.0,
+        "x",
+        Shouting("x"),
+        None,
+        "null",
+        "two words",
+        [1],
+        {"a": 1},
+        "long " * 40,
+        b"x",
+        0,
+        False,
+        "",
+        "x=y",
+    ]
+    out = io.StringIO()
+    writer = LogfmtWriter(out)
+    for _ in range(3):
+        for value in values:
+            writer.write({"k": value, "ts": "2024-05-01T12:00:00.123Z"})
+    expected = [format_logfmt({"k": v, "ts": "2024-05-01T12:00:00.123Z"}) for v in values]
+    assert out.getvalue().splitlines() == expected * 3
+    assert [line.split()[0] for line in expected[:5]] == ["k=true", "k=1", "k=1", "k=x", "k=X"]
+
+
+def test_the_writer_remembers_a_bounded_number_of_pairs() -> None:
+    out = io.StringIO()
+    writer = LogfmtWriter(out)
+    for n in range(5000):
+        writer.write({"request": f"r{n}", "level": "info"})
+    assert len(writer._pairs) <= 1024  # memory stays bounded however many values pass
+    assert out.getvalue().splitlines()[-1] == "request=r4999 level=info"
+
+
 def test_a_value_that_cannot_be_printed_is_a_placeholder_not_an_exception() -> None:
     assert format_value(Hopeless()) == '"<unrepresentable Hopeless: RuntimeError>"'
 

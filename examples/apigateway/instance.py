@@ -23,9 +23,8 @@ from kit_http.serve import parse_listen, run, serve
 
 from examples.apigateway.display import public_url
 from examples.stringsvc1.service import StringService
-from examples.stringsvc2.durations import go_duration
 from kitcore import sd
-from kitcore.log import Logger, caller
+from kitcore.log import Logger, caller, format_duration
 
 
 def make_app(logger: Logger) -> App:
@@ -33,7 +32,7 @@ def make_app(logger: Logger) -> App:
 
     def finalizer(request: Request, status: int, seconds: float) -> None:
         logger.log(
-            method=request.method, path=request.path, status=status, took=go_duration(seconds)
+            method=request.method, path=request.path, status=status, took=format_duration(seconds)
         )
 
     return App(StringService(), finalizer=finalizer)

@@ -7,8 +7,7 @@ from kit_http import App, Request
 from kit_http.serve import run, serve
 
 from examples.profilesvc.service import ProfileService
-from examples.stringsvc2.durations import go_duration
-from kitcore.log import Logger, caller
+from kitcore.log import Logger, caller, format_duration
 
 
 def make_app(logger: Logger) -> App:
@@ -16,7 +15,7 @@ def make_app(logger: Logger) -> App:
 
     def finalizer(request: Request, status: int, seconds: float) -> None:
         logger.log(
-            method=request.method, path=request.path, status=status, took=go_duration(seconds)
+            method=request.method, path=request.path, status=status, took=format_duration(seconds)
         )
 
     return App(ProfileService(), finalizer=finalizer)

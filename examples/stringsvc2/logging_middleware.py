@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from examples.stringsvc1.transport import Service
-from examples.stringsvc2.durations import go_duration
-from kitcore.log import Logger
+from kitcore.log import Logger, format_duration
 
 
 class LoggingMiddleware:
@@ -27,7 +26,7 @@ class LoggingMiddleware:
             err = exc
             raise
         finally:
-            took = go_duration(time.perf_counter() - begin)
+            took = format_duration(time.perf_counter() - begin)
             self.logger.log(method="uppercase", input=s, output=output, err=err, took=took)
 
     async def count(self, s: str) -> int:
@@ -38,5 +37,5 @@ class LoggingMiddleware:
             n = await self.next.count(s)
             return n
         finally:
-            took = go_duration(time.perf_counter() - begin)
+            took = format_duration(time.perf_counter() - begin)
             self.logger.log(method="count", input=s, n=n, took=took)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kitcore.log.duration import format_duration, format_duration_ns
 from kitcore.log.jsonfmt import JSONWriter, format_json
 from kitcore.log.level import DEBUG, ERROR, INFO, WARN, parse_level
 from kitcore.log.logfmt import LogfmtWriter, format_logfmt, format_value
@@ -41,6 +42,8 @@ __all__ = [
     "Valuer",
     "Writer",
     "caller",
+    "format_duration",
+    "format_duration_ns",
     "format_json",
     "format_logfmt",
     "format_timestamp",

@@ -35,10 +35,14 @@ def _escape(match: re.Match[str]) -> str:
     return "\\ufffd"
 
 
+def _quoted(text: str) -> str:
+    return '"' + _ESCAPED.sub(_escape, text) + '"'
+
+
 def _plain_or_quoted(text: str) -> str:
     if _SPECIAL.search(text) is None:
         return text
-    return '"' + _ESCAPED.sub(_escape, text) + '"'
+    return _quoted(text)
 
 
 def _text(text: str) -> str:
@@ -94,35 +98,63 @@ def format_key(key: str) -> str:
     return _SPECIAL.sub("", key)
 
 
+def format_pair(key: str, value: Any) -> str:
+    """Return ``key=value`` as logfmt writes it, or ``""`` when nothing of the key is left."""
+    if not key.isidentifier():
+        key = format_key(key)
+        if not key:
+            return ""
+    # Fast paths, in the order a typical line needs them: plain strings (an identifier
+    # needs no search for characters to quote), then null.
+    if type(value) is str:
+        if (value.isidentifier() or _SPECIAL.search(value) is None) and value != "null":
+            return f"{key}={value}"
+        return f"{key}={_quoted(value)}"
+    if value is None:
+        return f"{key}=null"
+    return f"{key}={format_value(value)}"
+
+
 def format_logfmt(record: Mapping[str, Any]) -> str:
     """Return a record as one logfmt line, without the newline; pairs whose key is empty go."""
-    parts = []
-    for key, value in record.items():
-        # Fast paths for the usual case: identifier keys and plain string values.
-        if not key.isidentifier():
-            key = format_key(key)
-            if not key:
-                continue
-        if type(value) is str and _SPECIAL.search(value) is None and value != "null":
-            parts.append(f"{key}={value}")
-        else:
-            parts.append(f"{key}={format_value(value)}")
-    return " ".join(parts)
+    return " ".join([pair for pair in map(format_pair, record.keys(), record.values()) if pair])
+
+
+_CACHED_VALUE_LENGTH = 64
+_CACHED_PAIRS = 1024
 
 
 class LogfmtWriter:
     """Writes each record as one logfmt line to a text stream (default: ``sys.stderr``)."""
 
-    __slots__ = ("_lock", "_stream")
+    __slots__ = ("_lock", "_pairs", "_stream")
 
     def __init__(self, stream: TextIO | None = None) -> None:
         # None means "sys.stderr at write time", so redirection and test capture work.
         self._stream = stream
         self._lock = threading.Lock()
+        # Most pairs repeat line after line (method=uppercase level=info err=null), so
+        # short string and null pairs are formatted once and then looked up. Only exact
+        # str and None: 1 == True, and a str subclass may print differently.
+        self._pairs: dict[tuple[str, Any], str] = {}
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line, with a single write call under the writer's lock."""
-        line = format_logfmt(record) + "\n"
+        pairs = self._pairs
+        parts = []
+        for item in record.items():
+            value = item[1]
+            if value is None or (type(value) is str and len(value) <= _CACHED_VALUE_LENGTH):
+                pair = pairs.get(item)
+                if pair is None:
+                    if len(pairs) >= _CACHED_PAIRS:
+                        pairs.clear()  # cheaper than tracking use; the steady pairs return
+                    pair = pairs[item] = format_pair(*item)
+            else:
+                pair = format_pair(*item)
+            if pair:
+                parts.append(pair)
+        line = " ".join(parts) + "\n"
         stream = sys.stderr if self._stream is None else self._stream
         with self._lock:
             stream.write(line)

@@ -8,6 +8,7 @@ so one can be shared by every task and thread; its Writer does the formatting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kitcore.log.level import DEBUG, ERROR, INFO, NAMES, WARN, parse_level
@@ -29,13 +30,15 @@ class Logger:
         self._writer: Writer = LogfmtWriter() if writer is None else writer
         self._level = 0 if level is None else parse_level(level)
         self._context: dict[str, Any] = {}
-        self._valuers: tuple[str, ...] = ()
+        self._valuers: tuple[tuple[str, Callable[[], Any]], ...] = ()
 
     def with_(self, **kv: Any) -> Logger:
         """Return a Logger that writes ``kv`` first on every line, after this one's context."""
         child = self._copy()
         child._context = {**self._context, **kv}
-        child._valuers = tuple(k for k, v in child._context.items() if isinstance(v, Valuer))
+        child._valuers = tuple(
+            (k, v.fn) for k, v in child._context.items() if isinstance(v, Valuer)
+        )
         return child
 
     def log(self, **kv: Any) -> None:
@@ -74,9 +77,9 @@ class Logger:
 
     def _emit(self, level: str | None, kv: dict[str, Any]) -> None:
         record = {**self._context}
-        for key in self._valuers:
+        for key, fn in self._valuers:
             try:
-                record[key] = record[key].fn()
+                record[key] = fn()
             except Exception as exc:
                 record[key] = f"valuer failed: {safe_repr(exc)}"
         if level is not None:

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import time
+from time import perf_counter_ns
 from typing import Any
 
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import kind
+from kitcore.log.duration import format_duration_ns
 from kitcore.log.logger import Logger
 
 
 def logging_middleware(logger: Logger, endpoint_name: str) -> Middleware:
-    """Log ``method``, ``err`` (the error kind or None) and ``took`` (seconds) for every call.
+    """Log ``method``, ``err`` (the error kind or None) and ``took`` for every call.
 
-    Failed calls are logged at error level, with ``msg`` holding the error's text.
+    ``took`` is written as Go writes a duration (``12.5µs``, ``3.2ms``). Failed calls are
+    logged at error level, with ``msg`` holding the error's text.
     """
     bound = logger.with_(method=endpoint_name)
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(request: Any) -> Any:
-            start = time.perf_counter()
+            start = perf_counter_ns()
             try:
                 response = await next_(request)
             except BaseException as exc:
-                bound.error(err=kind(exc), msg=str(exc), took=time.perf_counter() - start)
+                bound.error(
+                    err=kind(exc), msg=str(exc), took=format_duration_ns(perf_counter_ns() - start)
+                )
                 raise
-            bound.info(err=None, took=time.perf_counter() - start)
+            bound.info(err=None, took=format_duration_ns(perf_counter_ns() - start))
             return response
 
         return endpoint

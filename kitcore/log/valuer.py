@@ -35,17 +35,29 @@ def format_timestamp(seconds: float) -> str:
 
 def utc_timestamp(clock: Callable[[], float] = time.time) -> Valuer:
     """Return a Valuer giving ``clock()`` (Unix seconds) as UTC RFC 3339 with milliseconds."""
-    # The part up to the second changes once a second: format it once a second. The cache
-    # is one tuple, replaced whole, so threads never see half an update.
-    cache = [(-1, "")]
+    # Lines in the same millisecond share one string, and the part up to the second is
+    # formatted once a second: busy services log many lines a millisecond. The state is
+    # one tuple, replaced whole, so threads never see half an update.
+    state = (-1, "", -1, "")  # millisecond, its text, second, its text
+
+    wall = clock is time.time
+    time_ns = time.time_ns
 
     def now() -> str:
-        whole, micros = divmod(round(clock() * 1_000_000), 1_000_000)
-        second, prefix = cache[0]
-        if second != whole:
-            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-            cache[0] = (whole, prefix)
-        return f"{prefix}.{micros // 1000:03d}Z"
+        nonlocal state
+        # The wall clock in integer nanoseconds skips float rounding; other clocks go via
+        # whole microseconds, as format_timestamp, so 70.999 is .999, not .998.
+        milli = time_ns() // 1_000_000 if wall else round(clock() * 1_000_000) // 1000
+        seen = state
+        if milli == seen[0]:
+            return seen[1]
+        whole, part = divmod(milli, 1000)
+        prefix = (
+            seen[3] if whole == seen[2] else time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        )
+        text = f"{prefix}.{part:03d}Z"
+        state = (milli, text, whole, prefix)
+        return text
 
     return Valuer(now)
 
