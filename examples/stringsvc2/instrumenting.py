@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import cast
 
 from kit_http import App
 from kit_prometheus import PrometheusProvider, with_metrics
-from kit_prometheus.asgi import ASGIApp
 
 from examples.stringsvc1.transport import Service
+from kitcore.asgi import ASGIApp
 from kitcore.metrics import Counter, Histogram
 
 
@@ -75,6 +74,4 @@ def wire_metrics(app: App, svc: Service, provider: PrometheusProvider) -> tuple[
     )
     count_result = provider.summary("count_result", "The result of each count method.")
     instrumented = InstrumentingMiddleware(request_count, request_latency, count_result, svc)
-    # kit-http types the ASGI scope as a dict, kit-prometheus as a MutableMapping: the same
-    # ASGI app at run time, which mypy cannot see through App.__call__'s parameter types.
-    return with_metrics(cast("ASGIApp", app), provider), instrumented
+    return with_metrics(app, provider), instrumented

@@ -18,10 +18,11 @@ from kit_http import rsgi
 from kit_http.binding import Binding
 from kit_http.body import BodyWatch
 from kit_http.errors import MethodNotAllowed, RouteNotFound
-from kit_http.handler import Decode, Encode, Handler, Receive, Scope, Send, _log, send_error
+from kit_http.handler import Decode, Encode, Handler, _log, send_error
 from kit_http.message import Request
 from kit_http.options import ServerOptions
 from kit_http.routing import Router, RouteSpec
+from kitcore.asgi import Receive, Scope, Send
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import Unavailable
 from kitcore.service import describe, endpoint

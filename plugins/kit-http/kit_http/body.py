@@ -10,12 +10,10 @@ reading for longer than the timeout. The handler turns that cancellation into a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kit_http.errors import PayloadTooLarge, RequestTimeout
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
+from kitcore.asgi import Receive
 
 _SWEEPS = 4
 """A task is cancelled in the sweep after it has been seen by this many sweeps."""

@@ -24,13 +24,10 @@ from kit_http.errors import UnsupportedMediaType
 from kit_http.message import Request, Response
 from kit_http.options import ServerOptions, default_error_encoder
 from kitcore import context
+from kitcore.asgi import Receive, Scope, Send
 from kitcore.codec import invalid_argument
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument, KitError
-
-Scope: TypeAlias = dict[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[dict[str, Any]]]
-Send: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
 
 Decode: TypeAlias = Callable[[Request], Any]
 """An explicit decode function: the request (``request.body`` read) -> the endpoint's request."""

@@ -21,6 +21,7 @@ from msgspec.structs import astuple
 from kit_http.body import Disconnected, too_large
 from kit_http.handler import _CURRENT_TASKS, Handler, bad_body, send_error
 from kit_http.message import Request, Response
+from kitcore.asgi import Message
 from kitcore.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ class _Send:
         self._status = 200
         self._headers: list[tuple[str, str]] = []
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self._status = message["status"]
             self._headers = [

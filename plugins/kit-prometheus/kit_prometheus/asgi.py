@@ -10,20 +10,13 @@ No dependency on kit-http or any framework: it mounts in Starlette or FastAPI to
 from __future__ import annotations
 
 import gzip
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from kit_prometheus.provider import PrometheusProvider
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-"""An ASGI 3 application."""
+from kitcore.asgi import ASGIApp, Receive, Scope, Send
 
 
 class MetricsApp:

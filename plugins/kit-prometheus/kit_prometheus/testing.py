@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.samples import Sample
 
-from kit_prometheus.asgi import ASGIApp
+from kitcore.asgi import ASGIApp
 
 
 def bucket_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from kit_prometheus import PrometheusProvider, with_metrics
-from kit_prometheus.asgi import ASGIApp
 
+from kitcore.asgi import ASGIApp
 from kitcore.metrics import Counter
 from kitcore.testing.servers import prometheus_server
 from kitcore.testing.services import unavailable
