@@ -1,4 +1,4 @@
-"""kit-statsd: kit metrics sent to StatsD or DogStatsD over UDP.
+"""kit-statsd: kit metrics sent to StatsD or DogStatsD over UDP or a Unix socket.
 
 ``StatsdProvider`` (labels folded into dotted names) and ``DogStatsdProvider`` (labels
 as tags) are ``kitcore.metrics.Provider`` implementations writing the line protocol
@@ -16,10 +16,11 @@ from kitcore.lazy import lazy_exports
 if TYPE_CHECKING:
     from kit_statsd.metrics import DogStatsdGauge, StatsdCounter, StatsdGauge, StatsdHistogram
     from kit_statsd.provider import BaseStatsdProvider, DogStatsdProvider, StatsdProvider
-    from kit_statsd.sender import SAFE_DATAGRAM, Sender, SenderStats
+    from kit_statsd.sender import SAFE_DATAGRAM, UNIX_DATAGRAM, Sender, SenderStats
 
 __all__ = [
     "SAFE_DATAGRAM",
+    "UNIX_DATAGRAM",
     "BaseStatsdProvider",
     "DogStatsdGauge",
     "DogStatsdProvider",
@@ -42,6 +43,7 @@ __getattr__, __dir__ = lazy_exports(
         "DogStatsdProvider": "kit_statsd.provider",
         "StatsdProvider": "kit_statsd.provider",
         "SAFE_DATAGRAM": "kit_statsd.sender",
+        "UNIX_DATAGRAM": "kit_statsd.sender",
         "Sender": "kit_statsd.sender",
         "SenderStats": "kit_statsd.sender",
     },

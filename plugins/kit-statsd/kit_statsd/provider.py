@@ -23,7 +23,7 @@ from kit_statsd.metrics import (
     StatsdGauge,
     StatsdHistogram,
 )
-from kit_statsd.sender import SAFE_DATAGRAM, Sender, SenderStats
+from kit_statsd.sender import Sender, SenderStats
 from kitcore.metrics import Counter, Gauge, Histogram, Metric, MetricRegistry
 
 _P = TypeVar("_P", bound="BaseStatsdProvider")
@@ -48,7 +48,8 @@ class BaseStatsdProvider:
         prefix: str = "",
         sample_rate: float = 1.0,
         histogram_type: str | None = None,
-        max_datagram: int = SAFE_DATAGRAM,
+        socket_path: str | None = None,
+        max_datagram: int | None = None,
         flush_interval: float | None = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -62,7 +63,13 @@ class BaseStatsdProvider:
         self.prefix = prefix
         self.sample_rate = sample_rate
         self.histogram_type = histogram_type
-        self.sender = Sender(host, port, max_datagram=max_datagram, flush_interval=flush_interval)
+        self.sender = Sender(
+            host,
+            port,
+            socket_path=socket_path,
+            max_datagram=max_datagram,
+            flush_interval=flush_interval,
+        )
         self._random = random.Random(seed).random
         self._metrics = MetricRegistry()
 
@@ -70,14 +77,19 @@ class BaseStatsdProvider:
     def from_url(cls: type[_P], url: str, **options: Any) -> _P:
         """Open ``<scheme>://host:port?prefix=svc&sample_rate=0.5&...``.
 
+        ``<scheme>:///path/to/socket`` (no host) sends to that Unix datagram socket.
         Query parameters are the constructor's keyword arguments (``prefix``,
         ``sample_rate``, ``histogram_type``, ``max_datagram``, ``flush_interval``,
         ``seed``; ``tags=k:v,k2:v2`` for DogStatsD); ``options`` override them.
         Host and port default to 127.0.0.1:8125.
         """
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != cls.scheme or parts.path not in ("", "/"):
-            raise ValueError(f"not a {cls.scheme} URL: {url!r}; use '{cls.scheme}://host:port'")
+        socket_path = parts.path if parts.path not in ("", "/") else None
+        if parts.scheme != cls.scheme or (socket_path and parts.netloc):
+            raise ValueError(
+                f"not a {cls.scheme} URL: {url!r}; use '{cls.scheme}://host:port' "
+                f"or '{cls.scheme}:///path/to/socket'"
+            )
         query: dict[str, Any] = dict(urllib.parse.parse_qsl(parts.query))
         for key, convert in cls._url_parameters().items():
             if key in query:
@@ -88,6 +100,8 @@ class BaseStatsdProvider:
         unknown = set(query) - set(cls._url_parameters())
         if unknown:
             raise ValueError(f"unknown {cls.scheme} URL parameter(s) {sorted(unknown)} in {url!r}")
+        if socket_path:
+            query["socket_path"] = socket_path
         query.update(options)
         return cls(parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORT, **query)
 
@@ -221,8 +235,9 @@ class StatsdProvider(BaseStatsdProvider):
 
     ``prefix`` starts every name (``svc`` -> ``svc.requests``); ``sample_rate`` is the
     default rate of counters and histograms; lines are buffered into datagrams of at
-    most ``max_datagram`` bytes, sent every ``flush_interval`` seconds and at close.
-    ``seed`` makes sampling reproducible.
+    most ``max_datagram`` bytes, sent every ``flush_interval`` seconds and at close, to
+    ``host:port`` over UDP or to the Unix datagram socket ``socket_path``. ``seed``
+    makes sampling reproducible.
     """
 
     scheme = "statsd"

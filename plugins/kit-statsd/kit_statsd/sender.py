@@ -1,4 +1,4 @@
-"""Sender: buffers StatsD lines and sends them in UDP datagrams of a safe size.
+"""Sender: buffers StatsD lines and sends them in datagrams of a safe size.
 
 Recording a metric appends one line to a buffer under a lock; the buffer goes out as
 one datagram (lines joined by newlines) when the next line would make it larger than
@@ -6,6 +6,12 @@ one datagram (lines joined by newlines) when the next line would make it larger 
 at ``flush()`` and ``close()``. The socket is non-blocking and every send error is
 counted and swallowed: a daemon that is down, or a full socket buffer, drops metrics
 but never raises into the service or blocks it.
+
+Datagrams go over UDP, or over a Unix datagram socket (DogStatsD's
+``/var/run/datadog/dsd.socket``: no network stack, and an Agent that is down refuses
+at once instead of an ICMP error later). The Unix socket is addressed on each send
+rather than connected, so an Agent that restarts and binds its socket again is
+reached again without reconnecting.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from dataclasses import dataclass
 SAFE_DATAGRAM = 1432
 """Bytes per datagram that pass an Ethernet MTU of 1500 unfragmented (as DogStatsD's
 default); raise it for loopback or jumbo frames, up to 65,507."""
+
+UNIX_DATAGRAM = 8192
+"""Bytes per datagram over a Unix socket (as DogStatsD's clients): no MTU to fit."""
 
 
 @dataclass(frozen=True)
@@ -30,36 +39,50 @@ class SenderStats:
 
 
 class Sender:
-    """A buffered, non-blocking UDP sender of StatsD lines to ``host:port``.
+    """A buffered, non-blocking sender of StatsD lines to ``host:port`` or ``socket_path``.
 
     ``host`` is resolved once, here; a name that does not resolve is a ValueError.
-    ``flush_interval`` of None or 0 starts no thread: lines then go out when a datagram
-    fills, and at ``flush()`` and ``close()``.
+    ``socket_path`` (a Unix datagram socket) replaces host and port; the socket need not
+    exist yet. ``max_datagram`` defaults to SAFE_DATAGRAM over UDP and UNIX_DATAGRAM
+    over a Unix socket. ``flush_interval`` of None or 0 starts no thread: lines then go
+    out when a datagram fills, and at ``flush()`` and ``close()``.
     """
+
+    address: str | tuple[str, int]
+    """Where datagrams go: the socket path, or the resolved ``(ip, port)``."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 8125,
         *,
-        max_datagram: int = SAFE_DATAGRAM,
+        socket_path: str | None = None,
+        max_datagram: int | None = None,
         flush_interval: float | None = 1.0,
     ) -> None:
+        if max_datagram is None:
+            max_datagram = SAFE_DATAGRAM if socket_path is None else UNIX_DATAGRAM
         if not 64 <= max_datagram <= 65507:
             raise ValueError(f"max_datagram must be in 64..65507 bytes, got {max_datagram}")
         if flush_interval is not None and flush_interval < 0:
             raise ValueError(f"flush_interval must be >= 0 seconds, got {flush_interval}")
-        try:
-            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        except (OSError, UnicodeError) as exc:
-            raise ValueError(f"cannot resolve the StatsD address {host}:{port}: {exc}") from exc
-        self.address: tuple[str, int] = (str(address[0]), int(address[1]))
+        if socket_path is None:
+            try:
+                family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            except (OSError, UnicodeError) as exc:
+                raise ValueError(f"cannot resolve the StatsD address {host}:{port}: {exc}") from exc
+            self.address = (str(address[0]), int(address[1]))
+            self._sock = socket.socket(family, socket.SOCK_DGRAM)
+            # Connected: the kernel resolves the route once, and send() beats sendto().
+            self._sock.connect(address)
+            self._path: str | None = None
+            where = f"{self.address[0]}:{self.address[1]}"
+        else:
+            self.address = where = self._path = socket_path
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
         self.max_datagram = max_datagram
         self.flush_interval = flush_interval or None
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-        # Connected: the kernel resolves the route once, and send() is cheaper than sendto().
-        self._sock.connect(address)
         self._lock = threading.Lock()
         self._lines: list[str] = []
         self._size = -1  # bytes of the joined buffer; -1 when empty: the first line adds no "\n"
@@ -74,7 +97,7 @@ class Sender:
             self._thread = threading.Thread(
                 target=self._flush_every,
                 args=(self.flush_interval,),
-                name=f"kit-statsd flush {self.address[0]}:{self.address[1]}",
+                name=f"kit-statsd flush {where}",
                 daemon=True,  # a provider never closed must not hold the interpreter open
             )
             self._thread.start()
@@ -133,11 +156,15 @@ class Sender:
             )
 
     def _write(self, lines: list[str]) -> None:
+        data = "\n".join(lines).encode()
         try:
-            self._sock.send("\n".join(lines).encode())
+            if self._path is None:
+                self._sock.send(data)
+            else:
+                self._sock.sendto(data, self._path)
         except OSError:
-            # Refused (no daemon: the ICMP error of an earlier datagram), buffer full, or
-            # too big: the metrics are lost, the service goes on.
+            # Refused (no daemon: the ICMP error of an earlier datagram, or no socket at
+            # the path), buffer full, or too big: the metrics are lost, the service goes on.
             with self._lock:
                 self._lines_dropped += len(lines)
                 self._send_errors += 1

@@ -14,7 +14,9 @@ as tags for DogStatsD) and does not escape them: use plain values in tests.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import select
 import socket
 import time
@@ -65,7 +67,8 @@ class StatsdReader:
 
     ``dogstatsd`` selects how labels are read (tags, else folded into the name) and how
     gauges are (DogStatsD gauges are always absolute); ``prefix`` and ``tags`` are the
-    provider's name prefix and constant tags.
+    provider's name prefix and constant tags. With ``socket_path`` it is a Unix
+    datagram socket bound there instead, as the Datadog Agent's.
     """
 
     def __init__(
@@ -75,23 +78,29 @@ class StatsdReader:
         prefix: str = "",
         tags: Mapping[str, str] | None = None,
         receive_buffer: int = 8 << 20,
+        socket_path: str | None = None,
     ) -> None:
         self.dogstatsd = dogstatsd
         self.prefix = prefix
         self.constant_tags = frozenset(f"{k}:{v}" for k, v in (tags or {}).items())
         self.datagrams: list[bytes] = []
         self.lines: list[Line] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket_path = socket_path
+        family = socket.AF_INET if socket_path is None else socket.AF_UNIX
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", 0) if socket_path is None else socket_path)
         self.sock.setblocking(False)
-        self.port: int = self.sock.getsockname()[1]
+        self.port: int = self.sock.getsockname()[1] if socket_path is None else 0
         self._source: _Flushable | None = None
 
     @property
     def url(self) -> str:
         """The provider URL pointing at this reader."""
-        return f"{'dogstatsd' if self.dogstatsd else 'statsd'}://127.0.0.1:{self.port}"
+        scheme = "dogstatsd" if self.dogstatsd else "statsd"
+        if self.socket_path is not None:
+            return f"{scheme}://{self.socket_path}"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def for_provider(self, provider: _Flushable) -> StatsdReader:
         """Make every read first flush ``provider`` and wait for all the lines it sent."""
@@ -132,8 +141,11 @@ class StatsdReader:
         self.receive(lines=self._source.stats().lines_sent)
 
     def close(self) -> None:
-        """Close the socket."""
+        """Close the socket (and remove a Unix socket's file)."""
         self.sock.close()
+        if self.socket_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.socket_path)
 
     def __enter__(self) -> StatsdReader:
         return self

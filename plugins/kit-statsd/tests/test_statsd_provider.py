@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from kit_statsd import DogStatsdProvider, StatsdProvider
+from kit_statsd import UNIX_DATAGRAM, DogStatsdProvider, StatsdProvider
 from kit_statsd.testing import Line, StatsdReader
 
 import kitcore.metrics
@@ -339,3 +340,49 @@ async def test_endpoint_metrics_over_dogstatsd(dog_reader: StatsdReader) -> None
     assert dog_reader.counter_value("stringsvc_requests_total", labels) == 3
     assert len(dog_reader.observations("stringsvc_request_duration_seconds", labels)) == 3
     assert dog_reader.gauge_value("stringsvc_requests_in_flight", {"endpoint": "uppercase"}) == 0
+
+
+# -- Unix datagram socket (DogStatsD's /var/run/datadog/dsd.socket) ------------------------
+
+
+def test_dogstatsd_over_a_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "dsd.socket")
+    with (
+        StatsdReader(dogstatsd=True, prefix="svc", socket_path=path) as agent,
+        DogStatsdProvider.from_url(f"{agent.url}?prefix=svc&flush_interval=0") as provider,
+    ):
+        assert provider.sender.address == path
+        assert provider.sender.max_datagram == UNIX_DATAGRAM
+        provider.counter("requests", "", ("endpoint",)).with_labels(endpoint="up").add(3)
+        provider.flush()
+        agent.receive(lines=1)
+    assert agent.lines == [Line("svc.requests", "3", "c", tags=frozenset({"endpoint:up"}))]
+
+
+def test_an_agent_that_is_not_there_yet_is_reached_once_it_binds(tmp_path: Path) -> None:
+    path = str(tmp_path / "dsd.socket")
+    with DogStatsdProvider(socket_path=path, flush_interval=0) as provider:
+        counter = provider.counter("requests")
+        counter.add()
+        provider.flush()  # no socket at the path: dropped, counted, not raised
+        assert provider.stats().send_errors == 1
+        with StatsdReader(dogstatsd=True, socket_path=path) as agent:
+            counter.add(2)
+            provider.flush()
+            agent.receive(lines=1)
+        assert [line.value for line in agent.lines] == ["2"]
+        # The agent restarts: gone, then bound again at the same path.
+        counter.add(5)
+        provider.flush()
+        with StatsdReader(dogstatsd=True, socket_path=path) as again:
+            counter.add(7)
+            provider.flush()
+            again.receive(lines=1)
+        assert [line.value for line in again.lines] == ["7"]
+        stats = provider.stats()
+    assert (stats.lines_sent, stats.lines_dropped, stats.send_errors) == (2, 2, 2)
+
+
+def test_a_unix_socket_url_has_no_host() -> None:
+    with pytest.raises(ValueError, match="not a dogstatsd URL"):
+        DogStatsdProvider.from_url("dogstatsd://127.0.0.1:8125/var/run/datadog/dsd.socket")
