@@ -3,7 +3,7 @@
     .venv/bin/python bench/sd_consul.py          # writes the "sd-consul" section
     .venv/bin/python bench/sd_consul.py --quick  # fewer changes, 5 s idle, prints only
 
-No Consul can be installed here: the agent is kit-consul's fake (its tests' fake_consul.py,
+No Consul can be installed here: the agent is kit-consul's fake (kit_consul.fake,
 speaking Consul's HTTP API), run in a subprocess so that its CPU is not the client's.
 Propagation runs from ``ConsulRegistrar.register()`` (or ``deregister()``) being called
 to an Endpointer over a ``ConsulInstancer`` handing out the changed endpoint set: the
@@ -25,23 +25,6 @@ from _report import machine, write_section
 from kit_consul import AgentOptions, ConsulInstancer, ConsulRegistrar, RegisterOptions, WatchOptions
 
 from kitcore.sd import Endpointer
-
-ROOT = Path(__file__).resolve().parent.parent
-FAKE = ROOT / "plugins" / "kit-consul" / "tests" / "fake_consul.py"
-AGENT = f"""
-import asyncio, importlib.util, sys
-spec = importlib.util.spec_from_file_location("fake_consul", {str(FAKE)!r})
-fake_consul = importlib.util.module_from_spec(spec)
-sys.modules["fake_consul"] = fake_consul
-spec.loader.exec_module(fake_consul)
-
-async def main():
-    async with fake_consul.FakeConsul() as fake:
-        print(fake.port, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
 
 
 async def propagation(agent: AgentOptions, changes: int) -> tuple[list[float], list[float]]:
@@ -87,20 +70,16 @@ async def idle_cpu(agent: AgentOptions, seconds: float) -> float:
 
 async def run(changes: int, idle_seconds: float) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        AGENT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "kit_consul.fake", stdout=asyncio.subprocess.PIPE
     )
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout is not None
     try:
         port = int((await process.stdout.readline()).strip())
         agent = AgentOptions(port=port)
         registered, deregistered = await propagation(agent, changes)
         cpu = await idle_cpu(agent, idle_seconds)
     finally:
-        process.stdin.close()
+        process.terminate()
         await process.wait()
     both = registered + deregistered
     return "\n".join(

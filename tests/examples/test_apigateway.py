@@ -1,7 +1,8 @@
 """apigateway over real discovery: instances register, the gateway finds them, a kill costs nothing.
 
 Everything runs for real: etcd and ZooKeeper servers, stringsvc instances and the
-gateway as subprocesses, HTTP over loopback. The instances log each request they serve
+gateway as subprocesses, HTTP over loopback; Consul, which cannot be installed here, is
+kit-consul's fake agent in its own process. The instances log each request they serve
 and the gateway logs each failed attempt and each instance it adds or removes, so the
 tests read the round robin and the retries from those logs.
 """
@@ -116,6 +117,21 @@ def zookeeper() -> Iterator[ZooKeeperServer]:
     """A real ZooKeeper for the test (requested before the processes, so it outlives them)."""
     with zookeeper_server() as server:
         yield server
+
+
+@pytest.fixture
+def consul() -> Iterator[int]:
+    """kit-consul's fake agent in a process of its own (this test's loop blocks at times);
+    yields its port."""
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "kit_consul.fake"], stdout=subprocess.PIPE, text=True
+    )
+    assert agent.stdout is not None
+    try:
+        yield int(agent.stdout.readline())
+    finally:
+        agent.terminate()
+        assert agent.wait(timeout=10) == 0
 
 
 async def registered(sd_url: str, want: Callable[[set[str]], bool], timeout: float = 15) -> None:
@@ -237,6 +253,43 @@ async def test_zookeeper_by_configuration_alone(
             assert await uppercase(http, api, f"one {i}") == (200, f'"ONE {i}"')
         assert staying.served(5) == 5
         assert not gateway.log_lines('msg="attempt failed"', count=0, timeout=0)
+
+
+async def test_consul_ttl_checks_take_a_killed_instance_out(
+    consul: int, example: Callable[..., Any], instances: Callable[[str, int], list[Instance]]
+) -> None:
+    # ttl=2s: an instance that stops passing its TTL check leaves the passing set.
+    sd_url = f"consul://127.0.0.1:{consul}/stringsvc?ttl=2s"
+    three = instances(sd_url, 3)
+    await registered(sd_url, lambda found: found == _addresses(three))
+    gateway = example("examples.apigateway", "--sd", sd_url, "--retry-timeout", "3")
+    api = f"{gateway.url}/stringsvc"
+    victim, *others = three
+
+    async with aiohttp.ClientSession() as http:
+        for i in range(6):
+            assert await uppercase(http, api, f"consul {i}") == (200, f'"CONSUL {i}"')
+        assert [i.served(2) for i in three] == [2, 2, 2]
+
+        def kill_at_50(i: int) -> None:
+            if i == 50:
+                victim.process.kill()
+
+        gone = asyncio.ensure_future(registered(sd_url, lambda f: f == _addresses(others)))
+        try:
+            results = await steady_load(http, api, 150, 0.005, kill_at_50)
+            failures = [(i, r) for i, r in enumerate(results) if r != (200, f'"CALL {i}"')]
+            assert not failures, failures
+            assert victim.stop() == -signal.SIGKILL
+            await gone  # its TTL check went critical: out of the passing set
+        finally:
+            gone.cancel()
+            await asyncio.gather(gone, return_exceptions=True)
+        assert gateway.log_lines(f'msg="instance removed" instance={victim.address}')
+        before = len(gateway.log_lines('msg="attempt failed"', count=0))
+        for i in range(4):
+            assert await uppercase(http, api, f"after {i}") == (200, f'"AFTER {i}"')
+        assert len(gateway.log_lines('msg="attempt failed"', count=0)) == before
 
 
 def test_unknown_service_is_refused() -> None:

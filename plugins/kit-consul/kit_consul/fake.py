@@ -1,8 +1,10 @@
-"""A fake Consul agent: Consul's HTTP API (v1) over a real socket, for kit-consul's tests.
+"""A fake Consul agent: Consul's HTTP API (v1) over a real socket, for tests.
 
 No Consul server can be installed on the project's machines, so kit-consul is tested
-against this agent through the real py-consul client. It is one node of one datacenter
-and answers the requests a discovery client and a registrar make, with the bodies,
+against this agent through the real py-consul client; services using kit-consul can
+test their discovery the same way (``async with FakeConsul() as agent:`` in the test,
+or ``python -m kit_consul.fake`` beside it). It is one node of one datacenter and
+answers the requests a discovery client and a registrar make, with the bodies,
 status codes and headers Consul's API documents
 (https://developer.hashicorp.com/consul/api-docs):
 
@@ -55,11 +57,13 @@ value); ``fail_with(500)`` answers every request with an error until ``stop_fail
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import random
 import re
+import signal
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -1150,3 +1154,29 @@ class FakeConsul:
             "CreateIndex": FIRST_INDEX - 1,
             "ModifyIndex": FIRST_INDEX - 1,
         }
+
+
+async def serve(host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
+    """Run one fake agent until SIGTERM or SIGINT; its port is printed first, on one line."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with FakeConsul(host=host, port=port, token=token) as agent:
+        print(agent.port, flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m kit_consul.fake [--host H] [--port P] [--token T]``: a fake agent to run
+    beside tests in other processes (the one a test's own event loop would block)."""
+    parser = argparse.ArgumentParser(prog="python -m kit_consul.fake", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    parser.add_argument("--token", default=None, help="require this ACL token")
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.host, args.port, args.token))
+
+
+if __name__ == "__main__":
+    main()
