@@ -212,3 +212,41 @@ def test_nop_logger_does_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert not logger.enabled("error")
     assert computed == []
     assert capsys.readouterr() == ("", "")
+
+
+def test_logfmt_lines_are_the_records_formatted_whichever_path_writes_them() -> None:
+    # A Logger over a LogfmtWriter formats its context and level once (prepared lines);
+    # every line must still read exactly as its record formatted by format_logfmt.
+    from kitcore.log import format_logfmt
+
+    def ticks(template: str = "{}") -> Valuer:
+        """A valuer of its own for each logger: both loggers see the same values."""
+        count = iter(range(1000))
+        return Valuer(lambda: template.format(next(count)))
+
+    boom = Valuer(lambda: 1 / 0)
+    loggers = [
+        lambda w: Logger(w).with_(ts=ticks("t {}"), svc="str svc"),
+        lambda w: Logger(w).with_(n=ticks(), **{"a b": 1, " ": "gone"}),
+        lambda w: Logger(w).with_(bad=boom, k="v").with_(k="again"),
+        lambda w: Logger(w),
+    ]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("info", {"err": None, "took": "1.5µs"}),
+        ("error", {"msg": "two words", "n": 3}),
+        ("log", {}),
+        ("warn", {"svc": "replaced in place", "x": [1]}),  # repeats a context key
+        ("log", {"level": "mine"}),  # a level of its own, in plain log()
+        ("info", {"level": "twice"}),
+        ("debug", {"ts": None, "v": 1.5}),
+    ]
+    for make in loggers:
+        out, records = io.StringIO(), Capture()
+        prepared, recorded = make(LogfmtWriter(out)), make(records)
+        for method, kv in calls:
+            getattr(prepared, method)(**kv)
+            getattr(recorded, method)(**kv)
+        lines = out.getvalue().splitlines()
+        assert lines == [format_logfmt(record) for record in records.records]
+        assert len(lines) == len(calls)
+        assert prepared._prepared  # some lines went the prepared way

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from datetime import time as time_of_day
 from typing import Any, TextIO
 
-from kitcore.log.record import safe_str
+from kitcore.log.record import safe_repr, safe_str
+from kitcore.log.valuer import Valuer
 
 # Characters that force quoting, and (same set) those stripped from keys.
 _SPECIAL = re.compile('[\x00- ="\ufffd\ud800-\udfff]')
@@ -124,37 +125,123 @@ _CACHED_VALUE_LENGTH = 64
 _CACHED_PAIRS = 1024
 
 
+Segment = str | tuple[str, Callable[[], Any]]
+"""Part of a prepared line: logfmt text written as it is, or a valuer's key and function."""
+
+
 class LogfmtWriter:
     """Writes each record as one logfmt line to a text stream (default: ``sys.stderr``)."""
 
-    __slots__ = ("_lock", "_pairs", "_stream")
+    __slots__ = ("_acquire", "_pairs", "_release", "_stream")
 
     def __init__(self, stream: TextIO | None = None) -> None:
         # None means "sys.stderr at write time", so redirection and test capture work.
         self._stream = stream
-        self._lock = threading.Lock()
-        # Most pairs repeat line after line (method=uppercase level=info err=null), so
+        lock = threading.Lock()
+        self._acquire, self._release = lock.acquire, lock.release  # cheaper than ``with``
+        # Most pairs repeat line after line (err=null, ts within a millisecond), so
         # short string and null pairs are formatted once and then looked up. Only exact
         # str and None: 1 == True, and a str subclass may print differently.
         self._pairs: dict[tuple[str, Any], str] = {}
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line, with a single write call under the writer's lock."""
+        parts: list[str] = []
+        self._add_pairs(parts, record)
+        self._write_line(parts)
+
+    def prepare(self, context: Mapping[str, Any], level: str | None) -> tuple[Segment, ...]:
+        """Format a Logger's context and level once, for :meth:`write_prepared`.
+
+        Runs of plain pairs become one string; Valuers stay functions, called per line.
+        """
+        segments: list[Segment] = []
+        plain: list[str] = []
+        items = list(context.items())
+        if level is not None:
+            items.append(("level", level))
+        for key, value in items:
+            if isinstance(value, Valuer):
+                if plain:
+                    segments.append(" ".join(plain))
+                    plain = []
+                segments.append((key, value.fn))
+            elif pair := format_pair(key, value):
+                plain.append(pair)
+        if plain:
+            segments.append(" ".join(plain))
+        return tuple(segments)
+
+    def write_prepared(self, segments: tuple[Segment, ...], kv: Mapping[str, Any]) -> None:
+        """Write one line: prepared ``segments`` (valuers called now), then ``kv``.
+
+        The caller guarantees that no key of ``kv`` is one of the segments' keys.
+        """
+        # The hot path of every logged request: _add_pairs and _write_line inlined.
         pairs = self._pairs
-        parts = []
-        for item in record.items():
+        parts: list[str] = []
+        for segment in segments:
+            if isinstance(segment, str):
+                parts.append(segment)
+                continue
+            key, fn = segment
+            try:
+                value = fn()
+            except Exception as exc:
+                value = f"valuer failed: {safe_repr(exc)}"
+            # Valuers are mostly the timestamp: the same string all through a millisecond.
+            pair = pairs.get((key, value)) if type(value) is str else None
+            if pair is None:
+                pair = self._pair((key, value))
+            if pair:
+                parts.append(pair)
+        for item in kv.items():
             value = item[1]
-            if value is None or (type(value) is str and len(value) <= _CACHED_VALUE_LENGTH):
+            if value is None or type(value) is str:
                 pair = pairs.get(item)
                 if pair is None:
-                    if len(pairs) >= _CACHED_PAIRS:
-                        pairs.clear()  # cheaper than tracking use; the steady pairs return
-                    pair = pairs[item] = format_pair(*item)
+                    pair = self._pair(item)
             else:
                 pair = format_pair(*item)
             if pair:
                 parts.append(pair)
         line = " ".join(parts) + "\n"
         stream = sys.stderr if self._stream is None else self._stream
-        with self._lock:
+        self._acquire()
+        try:
             stream.write(line)
+        finally:
+            self._release()
+
+    def _add_pairs(self, parts: list[str], record: Mapping[str, Any]) -> None:
+        pairs = self._pairs
+        for item in record.items():
+            value = item[1]
+            if value is None or type(value) is str:
+                pair = pairs.get(item)
+                if pair is None:
+                    pair = self._pair(item)
+            else:
+                pair = format_pair(*item)
+            if pair:
+                parts.append(pair)
+
+    def _pair(self, item: tuple[str, Any]) -> str:
+        """Format a pair not remembered yet, and remember it if it may come back."""
+        pair = format_pair(*item)
+        value = item[1]
+        if value is None or (type(value) is str and len(value) <= _CACHED_VALUE_LENGTH):
+            pairs = self._pairs
+            if len(pairs) >= _CACHED_PAIRS:
+                pairs.clear()  # cheaper than tracking use; the steady pairs return
+            pairs[item] = pair
+        return pair
+
+    def _write_line(self, parts: list[str]) -> None:
+        line = " ".join(parts) + "\n"
+        stream = sys.stderr if self._stream is None else self._stream
+        self._acquire()
+        try:
+            stream.write(line)
+        finally:
+            self._release()

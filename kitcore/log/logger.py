@@ -9,10 +9,10 @@ so one can be shared by every task and thread; its Writer does the formatting.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kitcore.log.level import DEBUG, ERROR, INFO, NAMES, WARN, parse_level
-from kitcore.log.logfmt import LogfmtWriter
+from kitcore.log.logfmt import LogfmtWriter, Segment
 from kitcore.log.record import Writer, safe_repr
 from kitcore.log.valuer import Valuer
 
@@ -24,13 +24,24 @@ class Logger:
     The default writer writes logfmt to ``sys.stderr``.
     """
 
-    __slots__ = ("_context", "_level", "_valuers", "_writer")
+    __slots__ = ("_context", "_level", "_prepared", "_reserved", "_valuers", "_writer")
 
     def __init__(self, writer: Writer | None = None, *, level: str | None = None) -> None:
         self._writer: Writer = LogfmtWriter() if writer is None else writer
         self._level = 0 if level is None else parse_level(level)
         self._context: dict[str, Any] = {}
         self._valuers: tuple[tuple[str, Callable[[], Any]], ...] = ()
+        self._reset_prepared()
+
+    def _reset_prepared(self) -> None:
+        # A logfmt line's context and level are the same line after line: the writer
+        # formats them once per level (see LogfmtWriter.prepare), lazily.
+        self._prepared: dict[str | None, tuple[Segment, ...]] | None = (
+            {} if isinstance(self._writer, LogfmtWriter) else None
+        )
+        # Keys a call's own must not repeat for a prepared line: a repeated key replaces
+        # the context's value in its place, which only the record path does.
+        self._reserved = frozenset(self._context) | {"level"}
 
     def with_(self, **kv: Any) -> Logger:
         """Return a Logger that writes ``kv`` first on every line, after this one's context."""
@@ -39,6 +50,7 @@ class Logger:
         child._valuers = tuple(
             (k, v.fn) for k, v in child._context.items() if isinstance(v, Valuer)
         )
+        child._reset_prepared()
         return child
 
     def log(self, **kv: Any) -> None:
@@ -76,6 +88,14 @@ class Logger:
         return self._level <= parse_level(level)
 
     def _emit(self, level: str | None, kv: dict[str, Any]) -> None:
+        prepared = self._prepared
+        if prepared is not None and self._reserved.isdisjoint(kv):
+            segments = prepared.get(level)
+            writer = cast(LogfmtWriter, self._writer)
+            if segments is None:
+                segments = prepared[level] = writer.prepare(self._context, level)
+            writer.write_prepared(segments, kv)
+            return
         record = {**self._context}
         for key, fn in self._valuers:
             try:
@@ -94,6 +114,8 @@ class Logger:
         twin._level = self._level
         twin._context = self._context
         twin._valuers = self._valuers
+        twin._prepared = self._prepared
+        twin._reserved = self._reserved
         return twin
 
 
