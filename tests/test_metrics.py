@@ -18,6 +18,7 @@ from kitcore.metrics import (
     MultiProvider,
     Provider,
 )
+from kitcore.metrics.metric import unchecked_add, unchecked_observe
 
 PROVIDERS: dict[str, Callable[[], Provider]] = {
     "discard": DiscardProvider,
@@ -215,6 +216,65 @@ def test_backend_missing_hooks_says_which() -> None:
         Half("half_total", "", ("a",)).with_labels(a=1)
     with pytest.raises(NotImplementedError, match="Half must implement _add"):
         Half("half_total").add()
+
+
+def test_unchecked_recorders_record_on_every_core_provider(provider: Provider) -> None:
+    counter = provider.counter("u_total", "", ("kind",)).with_labels(kind="a")
+    gauge = provider.gauge("u_depth", "", ("kind",)).with_labels(kind="a")
+    histogram = provider.histogram("u_seconds", "", ("kind",)).with_labels(kind="a")
+    unchecked_add(counter)(2.0)
+    unchecked_add(gauge)(-1.5)
+    unchecked_observe(histogram)(0.25)
+    if isinstance(provider, MemoryProvider):
+        assert provider.counter_value("u_total", kind="a") == 2
+        assert provider.gauge_value("u_depth", kind="a") == -1.5
+        assert provider.observations("u_seconds", kind="a") == [0.25]
+
+
+def test_unchecked_recorders_are_the_backend_hooks_of_bound_metrics() -> None:
+    provider = MemoryProvider()
+    counter = provider.counter("h_total", "", ("kind",)).with_labels(kind="a")
+    histogram = provider.histogram("h_seconds").with_labels()
+    assert unchecked_add(counter) == counter._add
+    assert unchecked_observe(histogram) == histogram._observe
+
+
+def test_unchecked_recorders_of_unbound_metrics_still_raise() -> None:
+    provider = MemoryProvider()
+    for metric in (provider.counter("c_total", "", ("a",)), provider.gauge("g", "", ("a",))):
+        with pytest.raises(LabelError, match="call with_labels"):
+            unchecked_add(metric)(1.0)
+    with pytest.raises(LabelError, match="call with_labels"):
+        unchecked_observe(provider.histogram("h", "", ("a",)))(1.0)
+
+
+def test_unchecked_recorders_keep_an_overridden_add_or_observe() -> None:
+    seen: list[tuple[str, float]] = []
+
+    class Audited(Counter):
+        __slots__ = ()
+
+        def add(self, delta: float = 1.0) -> None:
+            seen.append(("add", delta))
+            super().add(delta)
+
+        def _add(self, delta: float) -> None:
+            seen.append(("_add", delta))
+
+    class AuditedHistogram(Histogram):
+        __slots__ = ()
+
+        def observe(self, value: float) -> None:
+            seen.append(("observe", value))
+
+        def _observe(self, value: float) -> None:
+            raise AssertionError("observe() is overridden: the hook alone must not be used")
+
+    unchecked_add(Audited("a_total"))(3.0)
+    unchecked_observe(AuditedHistogram("a_seconds"))(0.5)
+    assert seen == [("add", 3.0), ("_add", 3.0), ("observe", 0.5)]
+    with pytest.raises(ValueError, match="delta must be >= 0"):
+        unchecked_add(Audited("a_total"))(-1.0)  # the override's checks still run
 
 
 def test_registry_lists_metrics_in_creation_order() -> None:

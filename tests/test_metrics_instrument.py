@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from kitcore.endpoint import chain
 from kitcore.errors import NotFound
-from kitcore.metrics import DiscardProvider, EndpointMetrics, MemoryProvider
+from kitcore.metrics import Counter, DiscardProvider, EndpointMetrics, MemoryProvider
 
 
 def test_creates_the_three_metrics_once_under_the_namespace() -> None:
@@ -148,3 +149,44 @@ async def test_works_with_the_discard_provider() -> None:
         return request
 
     assert await EndpointMetrics(DiscardProvider()).middleware("e")(echo)("x") == "x"
+
+
+class AuditedProvider(MemoryProvider):
+    """A backend whose counters override add(), as a backend may to do more per record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds: list[tuple[tuple[str, ...], float]] = []
+
+    def counter(self, name: str, help: str = "", label_names: Sequence[str] = ()) -> Counter:
+        counter = super().counter(name, help, label_names)
+        adds = self.adds
+
+        class Audited(type(counter)):  # type: ignore[misc]
+            __slots__ = ()
+
+            def _bind(self, label_values: tuple[str, ...]) -> Counter:
+                child: Counter = super()._bind(label_values)
+                child.__class__ = Audited
+                return child
+
+            def add(self, delta: float = 1.0) -> None:
+                adds.append((self.label_values, delta))
+                super().add(delta)
+
+        counter.__class__ = Audited
+        return counter
+
+
+async def test_a_backend_overriding_add_is_called_through_add() -> None:
+    provider = AuditedProvider()
+    instrument = EndpointMetrics(provider).middleware("echo")
+
+    async def echo(request: Any) -> Any:
+        return request
+
+    endpoint = instrument(echo)
+    await endpoint(1)
+    await endpoint(2)
+    assert provider.adds == [(("echo", "none"), 1.0), (("echo", "none"), 1.0)]
+    assert provider.counter_value("kit_requests_total", endpoint="echo", error="none") == 2

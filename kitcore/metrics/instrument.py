@@ -11,7 +11,7 @@ from typing import Any
 
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import kind
-from kitcore.metrics.metric import Counter, Histogram
+from kitcore.metrics.metric import Record, unchecked_add, unchecked_observe
 from kitcore.metrics.provider import Provider
 
 DURATION_BUCKETS: tuple[float, ...] = (
@@ -64,15 +64,20 @@ class EndpointMetrics:
         Exceptions are counted under their kind and re-raised unchanged; cancellation
         (a BaseException) only brings the in-flight gauge back down.
         """
-        in_flight = self.in_flight.with_labels(endpoint=endpoint_name)
-        by_kind: dict[str, tuple[Counter, Histogram]] = {}
+        # Bound once, and recorded through the backends' hooks: the values are valid by
+        # construction (+1 and -1 in flight, a count of 1, an elapsed time: never NaN),
+        # so each record skips add()'s or observe()'s checks, and a call.
+        in_flight = unchecked_add(self.in_flight.with_labels(endpoint=endpoint_name))
+        by_kind: dict[str, tuple[Record, Record]] = {}
 
-        def bound(error: str) -> tuple[Counter, Histogram]:
+        def bound(error: str) -> tuple[Record, Record]:
             pair = by_kind.get(error)
             if pair is None:
                 pair = (
-                    self.requests.with_labels(endpoint=endpoint_name, error=error),
-                    self.duration.with_labels(endpoint=endpoint_name, error=error),
+                    unchecked_add(self.requests.with_labels(endpoint=endpoint_name, error=error)),
+                    unchecked_observe(
+                        self.duration.with_labels(endpoint=endpoint_name, error=error)
+                    ),
                 )
                 by_kind[error] = pair
             return pair
@@ -82,21 +87,21 @@ class EndpointMetrics:
 
         def middleware(next_endpoint: Endpoint) -> Endpoint:
             async def instrumented(request: Any) -> Any:
-                in_flight.add(1.0)
+                in_flight(1.0)
                 start = perf_counter()
                 try:
                     response = await next_endpoint(request)
                 except Exception as exc:
                     elapsed = perf_counter() - start
                     count, duration = bound(kind(exc))
-                    count.add()
-                    duration.observe(elapsed)
+                    count(1.0)
+                    duration(elapsed)
                     raise
                 finally:
-                    in_flight.add(-1.0)
+                    in_flight(-1.0)
                 elapsed = perf_counter() - start
-                ok_count.add()
-                ok_duration.observe(elapsed)
+                ok_count(1.0)
+                ok_duration(elapsed)
                 return response
 
             return instrumented

@@ -4,18 +4,23 @@ A backend subclasses these and overrides a few hooks: ``_bind(label_values)`` ma
 labelled child (once per distinct label values; children are cached here), and ``_add``,
 ``_set`` or ``_observe`` record a value. Label checking lives here, so every backend
 reports the same clear :class:`LabelError`, and ``with_labels`` stays a dict lookup on
-the hot path.
+the hot path. Hot paths that record values valid by construction (a request count of
+1, an elapsed time) can skip the checks too: :func:`unchecked_add` and
+:func:`unchecked_observe` hand out the backend's hook itself.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar, TypeVar
 
 _M = TypeVar("_M", bound="Metric")
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.]*\Z")
+
+Record = Callable[[float], None]
+"""A function recording one value on a bound metric: a delta, or an observation."""
 
 
 class LabelError(ValueError):
@@ -250,3 +255,31 @@ class Histogram(Metric):
     def _observe(self, value: float) -> None:
         """Backend hook: record one observation (on a bound metric)."""
         raise NotImplementedError(f"{type(self).__name__} must implement _observe")
+
+
+def unchecked_add(metric: Counter | Gauge) -> Record:
+    """Return a function adding to ``metric`` without ``add``'s checks, for hot paths.
+
+    The caller vouches for its deltas (a counter's are >= 0, never NaN). It is the
+    backend's ``_add`` hook, one call less per record, unless ``metric`` is unbound or
+    its class overrides ``add``: then it is ``add``, which checks and raises as usual.
+    """
+    base = Counter if isinstance(metric, Counter) else Gauge if isinstance(metric, Gauge) else None
+    if base is None or metric._unbound or type(metric).add is not base.add:
+        return metric.add
+    return metric._add
+
+
+def unchecked_observe(metric: Histogram) -> Record:
+    """Return a function observing into ``metric`` without ``observe``'s NaN check, for hot paths.
+
+    As :func:`unchecked_add`: the backend's ``_observe`` hook, or ``observe`` itself when
+    ``metric`` is unbound or its class overrides ``observe``.
+    """
+    if (
+        not isinstance(metric, Histogram)
+        or metric._unbound
+        or type(metric).observe is not Histogram.observe
+    ):
+        return metric.observe
+    return metric._observe

@@ -18,9 +18,14 @@ def main() -> None:
     done = provider.counter("jobs_total", "Jobs done.", ("kind",)).with_labels(kind="a")
     sizes = provider.histogram("job_size", "Job sizes.", buckets=(1, 10, 100))
     busy = provider.gauge("busy_workers", "Busy workers, weighted.")
+    queued = provider.gauge("queued_jobs", "Jobs waiting.")
+    weights = provider.summary("job_weight", "Weight of each job.")
     for index in range(jobs):
+        queued.add(1.0)
         done.add()
         sizes.observe(index % 20)
+        weights.observe(weight)
+    queued.add(-1.0)
     busy.set(weight)
     print("ready", flush=True)
     for line in sys.stdin:

@@ -92,6 +92,11 @@ async def test_two_workers_are_merged_and_a_dead_ones_live_gauge_goes(tmp_path: 
             assert view[("jobs_total", (("kind", "a"),))] == 13
             assert view[("job_size_count", ())] == 13
             assert view[("job_size_bucket", (("le", "1.0"),))] == 2 + 2  # sizes 0 and 1
+            assert view[("job_size_bucket", (("le", "10.0"),))] == 13  # sizes 0 to 7
+            assert view[("job_size_sum", ())] == sum(range(5)) + sum(range(8))
+            assert view[("job_weight_count", ())] == 13
+            assert view[("job_weight_sum", ())] == 5 * 1 + 8 * 2
+            assert view[("queued_jobs", ())] == (5 - 1) + (8 - 1)  # livesum
             assert view[("busy_workers", ())] == 3  # livesum of 1 and 2
 
         # So does a /metrics app reading the directory from outside the workers.
