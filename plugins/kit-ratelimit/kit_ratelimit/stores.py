@@ -61,8 +61,10 @@ class MemoryBuckets:
         """Take one token from ``key``'s bucket at instant ``at`` if it has one."""
         return self.check_now(key, at)
 
-    def check_now(self, key: str, at: int) -> Decision:
-        """The same as ``check``, without a coroutine: in memory nothing waits."""
+    def check_now(self, key: str, at: int | None = None) -> Decision:
+        """The same as ``check`` (``at`` now by default), without a coroutine: nothing waits."""
+        if at is None:
+            at = time.monotonic_ns() // 1_000_000  # self.now(), without a method call
         store = self._stores.get(key)
         if store is None:
             if len(self._stores) >= self._sweep_at:

@@ -145,3 +145,39 @@ def test_rejects_ambiguous_options() -> None:
         PyrateLimiter()
     with pytest.raises(ValueError, match="not both"):
         PyrateLimiter(1, rates=[Rate(1, 1000)])
+
+
+async def test_allow_take_and_wait_draw_on_one_bucket() -> None:
+    # allow() decides in memory without take(); all three must share the tokens.
+    limiter = PyrateLimiter(0.5, burst=3)
+    assert await limiter.allow() is True
+    assert await limiter.take() == 0.0
+    await limiter.wait(timeout=0)
+    with pytest.raises(ResourceExhausted) as refused:
+        await limiter.allow()
+    retry_after = refused.value.retry_after
+    assert retry_after is not None and 1.9 < retry_after <= 2.0
+    assert 1.9 < await limiter.take() <= 2.0
+
+
+async def test_allow_enforces_every_one_of_several_rates() -> None:
+    limiter = PyrateLimiter(rates=[Rate(2, 100), Rate(3, 60_000)])
+    assert await limiter.allow() and await limiter.allow()
+    with pytest.raises(ResourceExhausted):
+        await limiter.allow()
+    await asyncio.sleep(0.06)  # the short rate has a token again
+    assert await limiter.allow()
+    await asyncio.sleep(0.06)
+    with pytest.raises(ResourceExhausted) as refused:
+        await limiter.allow()
+    retry_after = refused.value.retry_after
+    assert retry_after is not None and retry_after > 1  # the minute rate's wait
+
+
+def test_memory_buckets_check_now_at_the_current_instant_by_default() -> None:
+    buckets = MemoryBuckets(TokenBucket(), [token_rate(0.001, 2)])
+    assert buckets.check_now("k").allowed
+    assert buckets.check_now("k", buckets.now()).allowed
+    refused = buckets.check_now("k")
+    assert not refused.allowed
+    assert refused.retry_after_ms is not None and refused.retry_after_ms > 999_000
