@@ -132,7 +132,7 @@ Segment = str | tuple[str, Callable[[], Any]]
 class LogfmtWriter:
     """Writes each record as one logfmt line to a text stream (default: ``sys.stderr``)."""
 
-    __slots__ = ("_acquire", "_pairs", "_release", "_stream")
+    __slots__ = ("_acquire", "_last", "_pairs", "_release", "_stream")
 
     def __init__(self, stream: TextIO | None = None) -> None:
         # None means "sys.stderr at write time", so redirection and test capture work.
@@ -143,6 +143,9 @@ class LogfmtWriter:
         # short string and null pairs are formatted once and then looked up. Only exact
         # str and None: 1 == True, and a str subclass may print differently.
         self._pairs: dict[tuple[str, Any], str] = {}
+        # A valuer's last value and pair, by key: the timestamp returns the very same
+        # string all through a millisecond.
+        self._last: dict[str, tuple[Any, str]] = {}
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line, with a single write call under the writer's lock."""
@@ -189,18 +192,19 @@ class LogfmtWriter:
                 value = fn()
             except Exception as exc:
                 value = f"valuer failed: {safe_repr(exc)}"
-            # Valuers are mostly the timestamp: the same string all through a millisecond.
-            pair = pairs.get((key, value)) if type(value) is str else None
-            if pair is None:
-                pair = self._pair((key, value))
+            last = self._last.get(key)
+            if last is not None and last[0] is value:
+                pair = last[1]
+            else:
+                pair = format_pair(key, value)
+                self._last[key] = (value, pair)
             if pair:
                 parts.append(pair)
         for item in kv.items():
             value = item[1]
             if value is None or type(value) is str:
-                pair = pairs.get(item)
-                if pair is None:
-                    pair = self._pair(item)
+                known = pairs.get(item)
+                pair = self._pair(item) if known is None else known
             else:
                 pair = format_pair(*item)
             if pair:
@@ -230,7 +234,11 @@ class LogfmtWriter:
         """Format a pair not remembered yet, and remember it if it may come back."""
         pair = format_pair(*item)
         value = item[1]
-        if value is None or (type(value) is str and len(value) <= _CACHED_VALUE_LENGTH):
+        # Values starting with a digit are mostly measurements and identifiers (took=,
+        # request IDs), which rarely come back: remembering them would only churn.
+        if value is None or (
+            type(value) is str and len(value) <= _CACHED_VALUE_LENGTH and not value[:1].isdigit()
+        ):
             pairs = self._pairs
             if len(pairs) >= _CACHED_PAIRS:
                 pairs.clear()  # cheaper than tracking use; the steady pairs return

@@ -1,18 +1,20 @@
 """Where token buckets live: in this process, or in Redis for several processes.
 
-Both hold one pyrate-limiter StateStore per key (a caller, or one key for everyone) and
-answer one question atomically: may one more call go at instant ``at`` (ms)? The
-answer is pyrate's Decision, which carries the wait when the answer is no.
+Both keep pyrate-limiter's token bucket state per key (a caller, or one key for
+everyone), in a dict here or a Redis hash there, and answer one question atomically
+with pyrate's algorithm: may one more call go at instant ``at`` (ms)? The answer is
+pyrate's Decision, which carries the wait when the answer is no.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pyrate_limiter import Decision, InMemoryStateStore, Rate, RedisStateStore, StateAlgorithm
+from pyrate_limiter import Decision, Rate, RedisStateStore, StateAlgorithm
 
 from kitcore.errors import Unavailable
 
@@ -39,19 +41,26 @@ class Buckets(Protocol):
 class MemoryBuckets:
     """Buckets in this process on the monotonic clock; idle ones are forgotten.
 
-    A bucket that has refilled completely is the same as a new one, so once there are
-    more than ``max_keys`` buckets the full ones are dropped; busy buckets are never
-    dropped, so the limit holds however many callers there are.
+    Each key's state is pyrate's own (its algorithm's ``initial`` and ``step``), kept
+    in one dict under one lock: pyrate's InMemoryStateStore would add an object and a
+    reentrant lock per key to every decision. A bucket that has refilled completely is
+    the same as a new one, so once there are more than ``max_keys`` buckets the full
+    ones are dropped; busy buckets are never dropped, so the limit holds however many
+    callers there are.
     """
 
     def __init__(
         self, algorithm: StateAlgorithm, rates: Sequence[Rate], max_keys: int = 10_000
     ) -> None:
         self._algorithm = algorithm
+        self._step = algorithm.step
         self._rates = list(rates)
+        self._initial = algorithm.initial(self._rates)
         self._max_keys = max_keys
         self._sweep_at = max_keys
-        self._stores: dict[str, Any] = {}
+        self._states: dict[str, Any] = {}
+        lock = threading.Lock()
+        self._acquire, self._release = lock.acquire, lock.release
 
     def now(self) -> int:
         """Return the monotonic clock in milliseconds."""
@@ -65,33 +74,35 @@ class MemoryBuckets:
         """The same as ``check`` (``at`` now by default), without a coroutine: nothing waits."""
         if at is None:
             at = time.monotonic_ns() // 1_000_000  # self.now(), without a method call
-        store = self._stores.get(key)
-        if store is None:
-            if len(self._stores) >= self._sweep_at:
-                self._sweep()
-            store = self._stores[key] = InMemoryStateStore()
-        decision: Decision = store.check(self._algorithm, self._rates, at, 1)
+        states = self._states
+        self._acquire()
+        try:
+            state = states.get(key)
+            if state is None:
+                if len(states) >= self._sweep_at:
+                    self._sweep()
+                state = self._initial
+            state, decision = self._step(self._rates, state, at, 1)
+            states[key] = state
+        finally:
+            self._release()
         return decision
 
     def __len__(self) -> int:
-        return len(self._stores)
+        return len(self._states)
 
     def _sweep(self) -> None:
         now = self.now()
-        algorithm, rates = self._algorithm, self._rates
-        full = [
-            key
-            for key, store in self._stores.items()
-            if algorithm.consumed(rates, store.read(algorithm, rates), now) == 0
-        ]
+        consumed, rates = self._algorithm.consumed, self._rates
+        full = [key for key, state in self._states.items() if consumed(rates, state, now) == 0]
         for key in full:
-            del self._stores[key]
+            del self._states[key]
         # Sweep again only after as many new keys again: O(1) amortized per key.
-        self._sweep_at = max(self._max_keys, 2 * len(self._stores))
+        self._sweep_at = max(self._max_keys, 2 * len(self._states))
 
     async def aclose(self) -> None:
         """Forget every bucket."""
-        self._stores.clear()
+        self._states.clear()
 
 
 class RedisBuckets:
