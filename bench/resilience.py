@@ -28,7 +28,7 @@ from kitcore.metrics import EndpointMetrics, MemoryProvider, Provider
 from kitcore.ratelimit import TokenBucket, erroring_limiter
 
 N = 150_000
-ROUNDS = 5
+ROUNDS = 10
 REDIS_N = 2_000
 REDIS_URL = "redis://127.0.0.1:6379/0"
 NEVER_DENY = 1e9  # tokens a second (and as many in the bucket): the limiter always allows

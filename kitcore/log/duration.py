@@ -19,8 +19,11 @@ def format_duration_ns(ns: int) -> str:
         if ns >= 0:
             return f"{ns}ns" if ns else "0s"
         return "-" + format_duration_ns(-ns)
-    if ns < _MILLISECOND:
-        return _decimal(ns, _MICROSECOND) + "µs"
+    if ns < _MILLISECOND:  # the usual case for a request: _decimal inlined
+        whole, part = divmod(ns, _MICROSECOND)
+        if part:
+            return f"{whole}.{str(part + _MICROSECOND)[1:].rstrip('0')}µs"
+        return f"{whole}µs"
     if ns < _SECOND:
         return _decimal(ns, _MILLISECOND) + "ms"
     minutes, ns = divmod(ns, _MINUTE)

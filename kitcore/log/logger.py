@@ -9,7 +9,7 @@ so one can be shared by every task and thread; its Writer does the formatting.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from kitcore.log.level import DEBUG, ERROR, INFO, NAMES, WARN, parse_level
 from kitcore.log.logfmt import LogfmtWriter, Segment
@@ -24,7 +24,7 @@ class Logger:
     The default writer writes logfmt to ``sys.stderr``.
     """
 
-    __slots__ = ("_context", "_level", "_prepared", "_reserved", "_valuers", "_writer")
+    __slots__ = ("_context", "_level", "_logfmt", "_prepared", "_reserved", "_valuers", "_writer")
 
     def __init__(self, writer: Writer | None = None, *, level: str | None = None) -> None:
         self._writer: Writer = LogfmtWriter() if writer is None else writer
@@ -36,9 +36,9 @@ class Logger:
     def _reset_prepared(self) -> None:
         # A logfmt line's context and level are the same line after line: the writer
         # formats them once per level (see LogfmtWriter.prepare), lazily.
-        self._prepared: dict[str | None, tuple[Segment, ...]] | None = (
-            {} if isinstance(self._writer, LogfmtWriter) else None
-        )
+        writer = self._writer
+        self._logfmt = writer if isinstance(writer, LogfmtWriter) else None
+        self._prepared: dict[str | None, tuple[Segment, ...]] = {}
         # Keys a call's own must not repeat for a prepared line: a repeated key replaces
         # the context's value in its place, which only the record path does.
         self._reserved = frozenset(self._context) | {"level"}
@@ -88,13 +88,12 @@ class Logger:
         return self._level <= parse_level(level)
 
     def _emit(self, level: str | None, kv: dict[str, Any]) -> None:
-        prepared = self._prepared
-        if prepared is not None and self._reserved.isdisjoint(kv):
-            segments = prepared.get(level)
-            writer = cast(LogfmtWriter, self._writer)
+        logfmt = self._logfmt
+        if logfmt is not None and self._reserved.isdisjoint(kv):
+            segments = self._prepared.get(level)
             if segments is None:
-                segments = prepared[level] = writer.prepare(self._context, level)
-            writer.write_prepared(segments, kv)
+                segments = self._prepared[level] = logfmt.prepare(self._context, level)
+            logfmt.write_prepared(segments, kv)
             return
         record = {**self._context}
         for key, fn in self._valuers:
@@ -114,6 +113,7 @@ class Logger:
         twin._level = self._level
         twin._context = self._context
         twin._valuers = self._valuers
+        twin._logfmt = self._logfmt
         twin._prepared = self._prepared
         twin._reserved = self._reserved
         return twin
