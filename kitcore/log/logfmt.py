@@ -149,9 +149,7 @@ class LogfmtWriter:
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line, with a single write call under the writer's lock."""
-        parts: list[str] = []
-        self._add_pairs(parts, record)
-        self._write_line(parts)
+        self.write_prepared((), record)
 
     def prepare(self, context: Mapping[str, Any], level: str | None) -> tuple[Segment, ...]:
         """Format a Logger's context and level once, for :meth:`write_prepared`.
@@ -180,7 +178,6 @@ class LogfmtWriter:
 
         The caller guarantees that no key of ``kv`` is one of the segments' keys.
         """
-        # The hot path of every logged request: _add_pairs and _write_line inlined.
         pairs = self._pairs
         parts: list[str] = []
         for segment in segments:
@@ -217,19 +214,6 @@ class LogfmtWriter:
         finally:
             self._release()
 
-    def _add_pairs(self, parts: list[str], record: Mapping[str, Any]) -> None:
-        pairs = self._pairs
-        for item in record.items():
-            value = item[1]
-            if value is None or type(value) is str:
-                pair = pairs.get(item)
-                if pair is None:
-                    pair = self._pair(item)
-            else:
-                pair = format_pair(*item)
-            if pair:
-                parts.append(pair)
-
     def _pair(self, item: tuple[str, Any]) -> str:
         """Format a pair not remembered yet, and remember it if it may come back."""
         pair = format_pair(*item)
@@ -244,12 +228,3 @@ class LogfmtWriter:
                 pairs.clear()  # cheaper than tracking use; the steady pairs return
             pairs[item] = pair
         return pair
-
-    def _write_line(self, parts: list[str]) -> None:
-        line = " ".join(parts) + "\n"
-        stream = sys.stderr if self._stream is None else self._stream
-        self._acquire()
-        try:
-            stream.write(line)
-        finally:
-            self._release()
