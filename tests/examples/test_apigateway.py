@@ -173,6 +173,44 @@ async def steady_load(
     return await asyncio.gather(*calls, return_exceptions=True)
 
 
+async def kill_under_load(
+    http: aiohttp.ClientSession,
+    gateway: Any,
+    sd_url: str,
+    instances: list[Instance],
+    *,
+    calls: int,
+    kill_at: int,
+) -> None:
+    """SIGKILL ``instances[0]`` at call ``kill_at`` of a steady load through the gateway.
+
+    Every call must succeed; the dead instance must leave ``sd_url``'s set and the
+    gateway's, which then no longer tries it.
+    """
+    victim, others = instances[0], instances[1:]
+    api = f"{gateway.url}/stringsvc"
+
+    def kill(i: int) -> None:
+        if i == kill_at:
+            victim.process.kill()
+
+    gone = asyncio.ensure_future(registered(sd_url, lambda found: found == _addresses(others)))
+    try:
+        results = await steady_load(http, api, calls, 0.005, kill)
+        failures = [(i, r) for i, r in enumerate(results) if r != (200, f'"CALL {i}"')]
+        assert not failures, failures
+        assert victim.stop() == -signal.SIGKILL
+        await gone
+    finally:
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+    assert gateway.log_lines(f'msg="instance removed" instance={victim.address}')
+    before = len(gateway.log_lines('msg="attempt failed"', count=0))
+    for i in range(6):
+        assert await uppercase(http, api, f"after {i}") == (200, f'"AFTER {i}"')
+    assert len(gateway.log_lines('msg="attempt failed"', count=0)) == before
+
+
 async def test_killed_instance_costs_no_request(
     etcd: EtcdServer, example: Callable[..., Any], instances: Callable[[str, int], list[Instance]]
 ) -> None:
@@ -196,35 +234,12 @@ async def test_killed_instance_costs_no_request(
         async with http.post(f"{api}/count", json={"s": "hello, world"}) as r:
             assert (r.status, await r.text()) == (200, "12")
 
-        # A steady load; the victim is killed outright a third of the way in.
-        def kill_at_100(i: int) -> None:
-            if i == 100:
-                victim.process.kill()
-
-        gone = asyncio.ensure_future(
-            registered(sd_url, lambda found: found == _addresses(three[1:]))
-        )
-        try:
-            results = await steady_load(http, api, 300, 0.005, kill_at_100)
-            failures = [(i, r) for i, r in enumerate(results) if r != (200, f'"CALL {i}"')]
-            assert not failures, failures
-            assert victim.stop() == -signal.SIGKILL
-            assert victim.served() > 3  # it answered its share of the load until it died
-            # Retries covered for it: calls did reach the dead instance, and failed there.
-            tried = gateway.log_lines(f'msg="attempt failed" instance={victim.address}')
-            assert tried, gateway.log()
-            # Its lease ran out: it left etcd's set, and the gateway's.
-            await gone
-        finally:
-            gone.cancel()
-            await asyncio.gather(gone, return_exceptions=True)
-        assert gateway.log_lines(f'msg="instance removed" instance={victim.address}')
-
-        # From then on the gateway no longer tries it.
-        before = len(gateway.log_lines('msg="attempt failed"', count=0))
-        for i in range(6):
-            assert await uppercase(http, api, f"after {i}") == (200, f'"AFTER {i}"')
-        assert len(gateway.log_lines('msg="attempt failed"', count=0)) == before
+        # A steady load; the victim is killed outright a third of the way in. Its lease
+        # runs out: it leaves etcd's set, and the gateway's.
+        await kill_under_load(http, gateway, sd_url, three, calls=300, kill_at=100)
+        assert victim.served() > 3  # it answered its share of the load until it died
+        # Retries covered for it: calls did reach the dead instance, and failed there.
+        assert gateway.log_lines(f'msg="attempt failed" instance={victim.address}')
 
 
 async def test_zookeeper_by_configuration_alone(
@@ -264,32 +279,14 @@ async def test_consul_ttl_checks_take_a_killed_instance_out(
     await registered(sd_url, lambda found: found == _addresses(three))
     gateway = example("examples.apigateway", "--sd", sd_url, "--retry-timeout", "3")
     api = f"{gateway.url}/stringsvc"
-    victim, *others = three
 
     async with aiohttp.ClientSession() as http:
         for i in range(6):
             assert await uppercase(http, api, f"consul {i}") == (200, f'"CONSUL {i}"')
         assert [i.served(2) for i in three] == [2, 2, 2]
 
-        def kill_at_50(i: int) -> None:
-            if i == 50:
-                victim.process.kill()
-
-        gone = asyncio.ensure_future(registered(sd_url, lambda f: f == _addresses(others)))
-        try:
-            results = await steady_load(http, api, 150, 0.005, kill_at_50)
-            failures = [(i, r) for i, r in enumerate(results) if r != (200, f'"CALL {i}"')]
-            assert not failures, failures
-            assert victim.stop() == -signal.SIGKILL
-            await gone  # its TTL check went critical: out of the passing set
-        finally:
-            gone.cancel()
-            await asyncio.gather(gone, return_exceptions=True)
-        assert gateway.log_lines(f'msg="instance removed" instance={victim.address}')
-        before = len(gateway.log_lines('msg="attempt failed"', count=0))
-        for i in range(4):
-            assert await uppercase(http, api, f"after {i}") == (200, f'"AFTER {i}"')
-        assert len(gateway.log_lines('msg="attempt failed"', count=0)) == before
+        # Its TTL check goes critical: out of the passing set, and the gateway's.
+        await kill_under_load(http, gateway, sd_url, three, calls=150, kill_at=50)
 
 
 def test_unknown_service_is_refused() -> None:
