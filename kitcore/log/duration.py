@@ -12,6 +12,9 @@ _MILLISECOND = 1_000_000
 _SECOND = 1_000_000_000
 _MINUTE = 60 * _SECOND
 
+_THOUSANDTHS = tuple(f".{n:03d}".rstrip("0").rstrip(".") for n in range(1000))
+"""The fraction of a unit in thousandths as Go writes it: "", ".001", ".01", ".5"."""
+
 
 def format_duration_ns(ns: int) -> str:
     """Format ``ns`` nanoseconds as Go's ``time.Duration.String``: ``1.5µs``, ``2h0m0.5s``."""
@@ -19,11 +22,9 @@ def format_duration_ns(ns: int) -> str:
         if ns >= 0:
             return f"{ns}ns" if ns else "0s"
         return "-" + format_duration_ns(-ns)
-    if ns < _MILLISECOND:  # the usual case for a request: _decimal inlined
+    if ns < _MILLISECOND:  # the usual case for a request: a table, not _decimal
         whole, part = divmod(ns, _MICROSECOND)
-        if part:
-            return f"{whole}.{str(part + _MICROSECOND)[1:].rstrip('0')}µs"
-        return f"{whole}µs"
+        return f"{whole}{_THOUSANDTHS[part]}µs"
     if ns < _SECOND:
         return _decimal(ns, _MILLISECOND) + "ms"
     minutes, ns = divmod(ns, _MINUTE)
