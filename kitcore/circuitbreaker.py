@@ -11,6 +11,7 @@ caller's own errors (invalid argument, not found, ...) against the instance.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
 
+from kitcore.context import remaining
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import Unavailable, is_caller_fault
 
@@ -41,25 +43,42 @@ def circuit_breaker(breaker: Breaker) -> Middleware:
     """Return a Middleware running each call inside ``breaker.calling()``.
 
     Errors that are the caller's fault (:func:`kitcore.errors.is_caller_fault`) are
-    recorded as successes, since the instance answered, and re-raised unchanged.
+    recorded as successes, since the instance answered, and re-raised unchanged. So is
+    a cancellation before the call's deadline (the caller went away or shut down: the
+    instance did nothing wrong); a cancellation once the deadline has passed (an
+    ``enforce``/``deadline_middleware`` outside this one timing out) is a failure, as
+    the instance was too slow.
     """
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(request: Any) -> Any:
-            caller_error: Exception
+            spared: BaseException
             with breaker.calling():
                 try:
                     return await next_(request)
                 except Exception as exc:
                     if not is_caller_fault(exc):
                         raise
-                    caller_error = exc
-            # Only reached for a caller fault, after the breaker has recorded a success.
-            raise caller_error
+                    spared = exc
+                except asyncio.CancelledError as exc:
+                    if _deadline_passed():
+                        raise
+                    spared = exc
+            # Only reached when spared: after the breaker has recorded a success.
+            raise spared
 
         return endpoint
 
     return middleware
+
+
+_TIMER_SLACK = 0.001
+"""Seconds a deadline's timer may fire early (event loop clock resolution): still its deadline."""
+
+
+def _deadline_passed() -> bool:
+    left = remaining()
+    return left is not None and left <= _TIMER_SLACK
 
 
 class ConsecutiveBreaker:
