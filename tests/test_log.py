@@ -250,3 +250,16 @@ def test_logfmt_lines_are_the_records_formatted_whichever_path_writes_them() -> 
         assert lines == [format_logfmt(record) for record in records.records]
         assert len(lines) == len(calls)
         assert prepared._prepared  # some lines went the prepared way
+
+
+def test_a_context_value_that_can_change_is_written_as_it_is_at_each_line() -> None:
+    out = io.StringIO()
+    tags = ["a"]
+    logger = Logger(LogfmtWriter(out)).with_(tags=tags, svc="s")
+    logger.info(n=1)
+    tags.append("b")
+    logger.info(n=2)
+    assert out.getvalue().splitlines() == [
+        "tags=['a'] svc=s level=info n=1",
+        "tags=\"['a', 'b']\" svc=s level=info n=2",
+    ]

@@ -125,6 +125,14 @@ _CACHED_VALUE_LENGTH = 64
 _CACHED_PAIRS = 1024
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _returning(value: Any) -> Callable[[], Any]:
+    """A function returning ``value``, for a context value formatted at each line."""
+    return lambda: value
+
+
 Segment = str | tuple[str, Callable[[], Any]]
 """Part of a prepared line: logfmt text written as it is, or a valuer's key and function."""
 
@@ -154,7 +162,9 @@ class LogfmtWriter:
     def prepare(self, context: Mapping[str, Any], level: str | None) -> tuple[Segment, ...]:
         """Format a Logger's context and level once, for :meth:`write_prepared`.
 
-        Runs of plain pairs become one string; Valuers stay functions, called per line.
+        Runs of pairs whose values cannot change (str, numbers, None...) become one
+        string; Valuers stay functions, called per line, and so do other values (a list
+        or an object may change after ``with_``, and is written as it is at each line).
         """
         segments: list[Segment] = []
         plain: list[str] = []
@@ -162,13 +172,17 @@ class LogfmtWriter:
         if level is not None:
             items.append(("level", level))
         for key, value in items:
+            if type(value) in _IMMUTABLE:
+                if pair := format_pair(key, value):
+                    plain.append(pair)
+                continue
+            if plain:
+                segments.append(" ".join(plain))
+                plain = []
             if isinstance(value, Valuer):
-                if plain:
-                    segments.append(" ".join(plain))
-                    plain = []
                 segments.append((key, value.fn))
-            elif pair := format_pair(key, value):
-                plain.append(pair)
+            else:
+                segments.append((key, _returning(value)))
         if plain:
             segments.append(" ".join(plain))
         return tuple(segments)
@@ -194,7 +208,8 @@ class LogfmtWriter:
                 pair = last[1]
             else:
                 pair = format_pair(key, value)
-                self._last[key] = (value, pair)
+                if type(value) is str:  # the same str is the same text; a list may change
+                    self._last[key] = (value, pair)
             if pair:
                 parts.append(pair)
         for item in kv.items():
