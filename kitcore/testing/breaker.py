@@ -19,8 +19,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from kitcore import context
 from kitcore.circuitbreaker import Breaker, circuit_breaker
-from kitcore.errors import InvalidArgument, NotFound, Unavailable
+from kitcore.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 
 # Long enough that an open circuit cannot half-open while a check runs.
 _LONG = 60.0
@@ -36,9 +37,14 @@ class _Backend:
     def __init__(self) -> None:
         self.calls = 0
         self.error: BaseException | None = None
+        self.hang = False
+        self.started = asyncio.Event()
 
     async def __call__(self, request: Any) -> Any:
         self.calls += 1
+        if self.hang:
+            self.started.set()
+            await asyncio.Event().wait()  # until cancelled
         if self.error is not None:
             raise self.error
         return ("ok", request)
@@ -90,6 +96,38 @@ class _Harness:
         if self.backend.calls != before:
             raise AssertionError(f"{what}: the open circuit let the call reach the endpoint")
 
+    async def cancelled(self, what: str, deadline: float | None) -> None:
+        """A call cancelled while the endpoint works, within ``deadline`` seconds."""
+        self.backend.hang, self.backend.error = True, None
+        self.backend.started.clear()
+        try:
+            with context.timeout(deadline):
+                call = asyncio.ensure_future(self.endpoint(what))
+            await self.backend.started.wait()
+            call.cancel()
+            try:
+                await call
+            except asyncio.CancelledError:
+                pass
+            else:
+                raise AssertionError(f"{what}: the cancellation was swallowed")
+        finally:
+            self.backend.hang = False
+
+    async def timed_out(self, what: str, seconds: float) -> None:
+        """A call whose deadline runs out while the endpoint works (enforced outside)."""
+        self.backend.hang, self.backend.error = True, None
+        try:
+            await context.deadline_middleware(seconds)(self.endpoint)(what)
+        except (DeadlineExceeded, Unavailable):  # Unavailable: this call opened the circuit
+            pass
+        except Exception as exc:
+            raise AssertionError(f"{what}: expected DeadlineExceeded, got {exc!r}") from exc
+        else:
+            raise AssertionError(f"{what}: the hanging call returned")
+        finally:
+            self.backend.hang = False
+
     async def trip(self, fail_max: int) -> None:
         for i in range(fail_max):
             await self.fail(f"failure {i + 1} of {fail_max}", may_trip=i == fail_max - 1)
@@ -124,6 +162,19 @@ async def check_caller_faults_never_trip(make_breaker: Callable[[int, float], Br
         else:
             raise AssertionError(f"caller fault {i + 1}: the error was swallowed")
     await harness.succeed("a call after caller faults (they must not open the circuit)")
+
+
+async def check_cancellation_counts_only_past_the_deadline(
+    make_breaker: Callable[[int, float], Breaker],
+) -> None:
+    """Check: a call cancelled before its deadline is no failure (its caller went away),
+    one cancelled because its deadline ran out is (the instance was too slow)."""
+    harness = _Harness(make_breaker(1, _LONG))
+    for deadline, how in ((None, "with no deadline"), (_LONG, "before its deadline")):
+        await harness.cancelled(f"a call cancelled {how}", deadline)
+        await harness.succeed(f"a call after one cancelled {how} (it must not count)")
+    await harness.timed_out("a call whose deadline ran out", 0.02)
+    await harness.refused("a call after one whose deadline ran out (fail_max=1)")
 
 
 async def check_half_open_closes_on_success(
@@ -161,5 +212,6 @@ async def check_breaker(
     """Run every breaker check; ``make_breaker(fail_max, reset_timeout)`` builds fresh ones."""
     await check_trips_after_fail_max(make_breaker)
     await check_caller_faults_never_trip(make_breaker)
+    await check_cancellation_counts_only_past_the_deadline(make_breaker)
     await check_half_open_closes_on_success(make_breaker, reset_timeout)
     await check_half_open_reopens_on_failure(make_breaker, reset_timeout)

@@ -210,29 +210,3 @@ def test_rejects_impossible_options() -> None:
         PyBreaker(reset_timeout=-1)
     with pytest.raises(ValueError, match="not both"):
         PyBreaker(redis="redis://127.0.0.1:1", storage=pybreaker.CircuitMemoryStorage("closed"))
-
-
-async def test_a_cancelled_call_counts_only_once_its_deadline_has_passed() -> None:
-    from kitcore import context
-    from kitcore.errors import DeadlineExceeded
-
-    breaker = PyBreaker("cancels", fail_max=1, reset_timeout=60)
-    started = asyncio.Event()
-
-    async def slow(request: Any) -> Any:
-        started.set()
-        await asyncio.Event().wait()
-
-    guarded = circuit_breaker(breaker)(slow)
-    for deadline in (None, 30.0):  # the caller goes away: not the instance's fault
-        started.clear()
-        with context.timeout(deadline):
-            call = asyncio.ensure_future(guarded("x"))
-        await started.wait()
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
-        assert breaker.state == "closed"
-    with pytest.raises(DeadlineExceeded):  # the deadline runs out: too slow, a failure
-        await context.deadline_middleware(0.02)(guarded)("x")
-    assert breaker.state == "open"
