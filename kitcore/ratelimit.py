@@ -20,7 +20,12 @@ from kitcore.errors import DeadlineExceeded, ResourceExhausted
 
 
 class Allower(Protocol):
-    """Decides at once whether one more call is allowed now (may read kitcore.context)."""
+    """Decides at once whether one more call is allowed now (may read kitcore.context).
+
+    One that never waits to decide (in memory) may also offer ``allow_now()``, a plain
+    method doing what ``allow()`` does: :func:`erroring_limiter` then calls it without
+    creating a coroutine per call (Go kit's Allower is synchronous, too).
+    """
 
     async def allow(self) -> bool:
         """Take a token and return True, or return False (or raise ResourceExhausted)."""
@@ -37,8 +42,18 @@ class Waiter(Protocol):
 
 def erroring_limiter(allower: Allower) -> Middleware:
     """Return a Middleware raising ResourceExhausted for calls ``allower`` refuses."""
+    allow_now: Callable[[], bool] | None = getattr(allower, "allow_now", None)
 
     def middleware(next_: Endpoint) -> Endpoint:
+        if allow_now is not None:
+
+            async def decided_now(request: Any) -> Any:
+                if not allow_now():
+                    raise ResourceExhausted("rate limit exceeded")
+                return await next_(request)
+
+            return decided_now
+
         async def endpoint(request: Any) -> Any:
             if not await allower.allow():
                 raise ResourceExhausted("rate limit exceeded")
@@ -101,12 +116,16 @@ class TokenBucket:
         self._updated = now
         return self._tokens
 
-    async def allow(self) -> bool:
+    def allow_now(self) -> bool:
         """Take a token and return True when one is available now, else return False."""
         if self._refill() >= 1:
             self._tokens -= 1
             return True
         return False
+
+    async def allow(self) -> bool:
+        """The same as :meth:`allow_now`, as the Allower protocol's coroutine."""
+        return self.allow_now()
 
     async def wait(self, timeout: float | None = None) -> None:
         """Wait for a token; raise ResourceExhausted at once when it would take over ``timeout``."""

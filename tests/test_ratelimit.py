@@ -88,6 +88,24 @@ async def test_erroring_limiter_message() -> None:
         await limited("second")
 
 
+async def test_erroring_limiter_decides_without_a_coroutine_when_the_allower_can() -> None:
+    class InMemory:
+        def __init__(self) -> None:
+            self.left = 2
+
+        def allow_now(self) -> bool:
+            self.left -= 1
+            return self.left >= 0
+
+        async def allow(self) -> bool:
+            raise AssertionError("allow_now() is there: the coroutine must not be used")
+
+    limited = erroring_limiter(InMemory())(echo)
+    assert [await limited("a"), await limited("b")] == ["a", "b"]
+    with pytest.raises(ResourceExhausted, match="rate limit exceeded"):
+        await limited("c")
+
+
 class Recorder:
     """A Waiter that records the timeout it is given and never waits."""
 

@@ -47,6 +47,9 @@ class PyrateLimiter:
     buckets: Buckets
     """Where the token buckets live: :class:`MemoryBuckets` or :class:`RedisBuckets`."""
 
+    allow_now: Callable[[], bool] | None
+    """``allow()`` as a plain method, in memory only (None with Redis): see kitcore.ratelimit."""
+
     def __init__(
         self,
         rate: float | None = None,
@@ -72,8 +75,10 @@ class PyrateLimiter:
         self._key = key
         algorithm = TokenBucket()
         self._local: MemoryBuckets | None = None
+        self.allow_now = None
         if redis is None:
             self.buckets = self._local = MemoryBuckets(algorithm, self.rates, max_keys)
+            self.allow_now = self._allow_in_memory
         else:
             owned = isinstance(redis, str)
             if isinstance(redis, str):
@@ -107,21 +112,18 @@ class PyrateLimiter:
 
     async def allow(self) -> bool:
         """Take a token and return True, or raise ResourceExhausted with ``retry_after``."""
-        local = self._local
-        if local is None:
-            wait = await self.take()
-            if wait:
-                raise _exhausted(wait)
-            return True
-        # In memory, take()'s work done here: a second coroutine and two method calls
-        # per call are a tenth of the cost; pyrate's check is most of the rest.
+        if self.allow_now is not None:
+            return self.allow_now()
+        wait = await self.take()
+        if wait:
+            raise _exhausted(wait)
+        return True
+
+    def _allow_in_memory(self) -> bool:
+        # take()'s work done here, without a coroutine: pyrate's check is most of the cost.
+        assert self._local is not None
         key = self._key
-        try:
-            decision = local.check_now("" if key is None else str(key()))
-        except Unavailable:
-            if self.fail_open:
-                return True
-            raise
+        decision = self._local.check_now("" if key is None else str(key()))
         if decision.failing_rate is None:
             return True
         raise _exhausted(_wait(decision))

@@ -17,12 +17,14 @@ async def test_registers_pyrate_and_redis_limiters_through_its_entry_point() -> 
     memory = plugins.open("limiters", "pyrate", rate=5, burst=2)
     assert isinstance(memory, PyrateLimiter)
     assert await memory.allow() and await memory.allow()
+    assert memory.allow_now is not None  # in memory: decided at once, without a coroutine
 
     shared = plugins.open("limiters", "redis://127.0.0.1:6379/3", rate=5, name="search")
     try:
         assert isinstance(shared, PyrateLimiter)
         buckets = shared.buckets
         assert isinstance(buckets, RedisBuckets)
+        assert shared.allow_now is None  # Redis must be awaited: no plain-method decision
         assert buckets.prefix == "kit:ratelimit:search"
         assert buckets.client.connection_pool.connection_kwargs["db"] == 3
     finally:
