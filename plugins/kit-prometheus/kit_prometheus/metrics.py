@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import prometheus_client
 from prometheus_client.values import MutexValue
@@ -116,7 +116,26 @@ def _observer(prom: prometheus_client.Histogram) -> Record:
     return observe_locked
 
 
-class PrometheusCounter(Counter):
+_W = TypeVar("_W", bound="_ClientMetric")
+
+
+class _ClientMetric:
+    """What the four kinds share: a bound child wraps the client's labelled child."""
+
+    __slots__ = ()
+
+    name: str
+    help: str
+    label_names: tuple[str, ...]
+    prom: Any
+
+    def _bind(self: _W, label_values: tuple[str, ...]) -> _W:
+        make: Callable[..., _W] = type(self)
+        child = self.prom.labels(*label_values)
+        return make(self.name, self.help, self.label_names, child, label_values=label_values)
+
+
+class PrometheusCounter(_ClientMetric, Counter):
     """A kit Counter backed by a prometheus-client Counter."""
 
     __slots__ = ("_add", "prom")
@@ -138,17 +157,8 @@ class PrometheusCounter(Counter):
         value = getattr(prom, "_value", None)
         self._add = _value_adder(value) if value is not None else prom.inc
 
-    def _bind(self, label_values: tuple[str, ...]) -> PrometheusCounter:
-        return PrometheusCounter(
-            self.name,
-            self.help,
-            self.label_names,
-            self.prom.labels(*label_values),
-            label_values=label_values,
-        )
 
-
-class PrometheusGauge(Gauge):
+class PrometheusGauge(_ClientMetric, Gauge):
     """A kit Gauge backed by a prometheus-client Gauge."""
 
     __slots__ = ("_add", "_set", "prom")
@@ -173,17 +183,8 @@ class PrometheusGauge(Gauge):
         self._add = _value_adder(value) if direct else prom.inc
         self._set = prom.set
 
-    def _bind(self, label_values: tuple[str, ...]) -> PrometheusGauge:
-        return PrometheusGauge(
-            self.name,
-            self.help,
-            self.label_names,
-            self.prom.labels(*label_values),
-            label_values=label_values,
-        )
 
-
-class PrometheusHistogram(Histogram):
+class PrometheusHistogram(_ClientMetric, Histogram):
     """A kit Histogram backed by a prometheus-client Histogram (cumulative buckets)."""
 
     __slots__ = ("_observe", "prom")
@@ -203,17 +204,8 @@ class PrometheusHistogram(Histogram):
         self.prom = prom
         self._observe = _observer(prom)  # the public observe for an unbound root's parent
 
-    def _bind(self, label_values: tuple[str, ...]) -> PrometheusHistogram:
-        return PrometheusHistogram(
-            self.name,
-            self.help,
-            self.label_names,
-            self.prom.labels(*label_values),
-            label_values=label_values,
-        )
 
-
-class PrometheusSummary(Histogram):
+class PrometheusSummary(_ClientMetric, Histogram):
     """A kit Histogram backed by a prometheus-client Summary (``_count`` and ``_sum`` only)."""
 
     __slots__ = ("_observe", "prom")
@@ -243,12 +235,3 @@ class PrometheusSummary(Histogram):
                 add_sum(amount)
 
             self._observe = observe
-
-    def _bind(self, label_values: tuple[str, ...]) -> PrometheusSummary:
-        return PrometheusSummary(
-            self.name,
-            self.help,
-            self.label_names,
-            self.prom.labels(*label_values),
-            label_values=label_values,
-        )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from kit_statsd import wire
-from kitcore.metrics import Counter, Gauge, Histogram
+from kitcore.metrics import Counter, Gauge, Histogram, Metric
 
 
 class Family:
@@ -92,87 +93,13 @@ class Family:
             return self.values.setdefault(label_values, [0.0])
 
 
-class StatsdCounter(Counter):
-    """A kit Counter sent as StatsD ``|c`` lines, sampled at the family's rate."""
-
-    __slots__ = (
-        "_head",
-        "_one",
-        "_one_size",
-        "_random",
-        "_rate",
-        "_send",
-        "_size",
-        "_tail",
-        "family",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        family: Family,
-        *,
-        label_values: tuple[str, ...] | None = None,
-    ) -> None:
-        super().__init__(name, help, family.label_names, label_values=label_values)
-        self.family = family
-        self._head, self._tail, self._size = family.parts(label_values)
-        self._send, self._rate, self._random = family.send, family.rate, family.random
-        # add() with the default 1 is nearly every call: its line is made once.
-        self._one, self._one_size = self._head + "1" + self._tail, self._size + 1
-
-    def _bind(self, label_values: tuple[str, ...]) -> StatsdCounter:
-        return StatsdCounter(self.name, self.help, self.family, label_values=label_values)
-
-    def _add(self, delta: float) -> None:
-        if self._rate < 1.0 and self._random() >= self._rate:
-            return
-        if delta == 1:
-            self._send(self._one, self._one_size)
-            return
-        value = wire.number(delta)
-        self._send(self._head + value + self._tail, self._size + len(value))
+_L = TypeVar("_L", bound="_Line")
 
 
-class StatsdHistogram(Histogram):
-    """A kit Histogram sent as ``|ms`` timings, ``|h`` histograms or ``|d`` distributions.
+class _Line(Metric):
+    """What the four kinds share: a Family, and a bound child's line around its value.
 
-    Observations are multiplied by the family's scale first (1000 for timings recorded in
-    seconds and sent in milliseconds).
-    """
-
-    __slots__ = ("_head", "_random", "_rate", "_scale", "_send", "_size", "_tail", "family")
-
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        family: Family,
-        *,
-        label_values: tuple[str, ...] | None = None,
-    ) -> None:
-        super().__init__(name, help, family.label_names, label_values=label_values)
-        self.family = family
-        self._scale = family.scale
-        self._head, self._tail, self._size = family.parts(label_values)
-        self._send, self._rate, self._random = family.send, family.rate, family.random
-
-    def _bind(self, label_values: tuple[str, ...]) -> StatsdHistogram:
-        return StatsdHistogram(self.name, self.help, self.family, label_values=label_values)
-
-    def _observe(self, value: float) -> None:
-        if self._rate < 1.0 and self._random() >= self._rate:
-            return
-        text = wire.number(value * self._scale if self._scale != 1.0 else value)
-        self._send(self._head + text + self._tail, self._size + len(text))
-
-
-class StatsdGauge(Gauge):
-    """A kit Gauge sent as StatsD ``|g`` lines: deltas as ``+d``/``-d`` to the daemon.
-
-    A negative value is set as ``0`` then the value, since a signed value alone would be
-    taken as a delta.
+    A record is ``self._send(self._head + value + self._tail, self._size + len(value))``.
     """
 
     __slots__ = ("_head", "_send", "_size", "_tail", "family")
@@ -190,8 +117,74 @@ class StatsdGauge(Gauge):
         self._head, self._tail, self._size = family.parts(label_values)
         self._send = family.send
 
-    def _bind(self, label_values: tuple[str, ...]) -> StatsdGauge:
-        return StatsdGauge(self.name, self.help, self.family, label_values=label_values)
+    def _bind(self: _L, label_values: tuple[str, ...]) -> _L:
+        return type(self)(self.name, self.help, self.family, label_values=label_values)
+
+
+class StatsdCounter(_Line, Counter):
+    """A kit Counter sent as StatsD ``|c`` lines, sampled at the family's rate."""
+
+    __slots__ = ("_one", "_one_size", "_random", "_rate")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        family: Family,
+        *,
+        label_values: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(name, help, family, label_values=label_values)
+        self._rate, self._random = family.rate, family.random
+        # add() with the default 1 is nearly every call: its line is made once.
+        self._one, self._one_size = self._head + "1" + self._tail, self._size + 1
+
+    def _add(self, delta: float) -> None:
+        if self._rate < 1.0 and self._random() >= self._rate:
+            return
+        if delta == 1:
+            self._send(self._one, self._one_size)
+            return
+        value = wire.number(delta)
+        self._send(self._head + value + self._tail, self._size + len(value))
+
+
+class StatsdHistogram(_Line, Histogram):
+    """A kit Histogram sent as ``|ms`` timings, ``|h`` histograms or ``|d`` distributions.
+
+    Observations are multiplied by the family's scale first (1000 for timings recorded in
+    seconds and sent in milliseconds).
+    """
+
+    __slots__ = ("_random", "_rate", "_scale")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        family: Family,
+        *,
+        label_values: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(name, help, family, label_values=label_values)
+        self._scale = family.scale
+        self._rate, self._random = family.rate, family.random
+
+    def _observe(self, value: float) -> None:
+        if self._rate < 1.0 and self._random() >= self._rate:
+            return
+        text = wire.number(value * self._scale if self._scale != 1.0 else value)
+        self._send(self._head + text + self._tail, self._size + len(text))
+
+
+class StatsdGauge(_Line, Gauge):
+    """A kit Gauge sent as StatsD ``|g`` lines: deltas as ``+d``/``-d`` to the daemon.
+
+    A negative value is set as ``0`` then the value, since a signed value alone would be
+    taken as a delta.
+    """
+
+    __slots__ = ()
 
     def _set(self, value: float) -> None:
         text = wire.number(value)
@@ -206,13 +199,13 @@ class StatsdGauge(Gauge):
         self._send(self._head + text + self._tail, self._size + len(text))
 
 
-class DogStatsdGauge(Gauge):
+class DogStatsdGauge(_Line, Gauge):
     """A kit Gauge sent as DogStatsD ``|g`` lines, always absolute (DogStatsD has no deltas).
 
     ``add`` changes the value kept in this process and sends the result.
     """
 
-    __slots__ = ("_cell", "_head", "_lock", "_send", "_size", "_tail", "family")
+    __slots__ = ("_cell", "_lock")
 
     def __init__(
         self,
@@ -222,15 +215,9 @@ class DogStatsdGauge(Gauge):
         *,
         label_values: tuple[str, ...] | None = None,
     ) -> None:
-        super().__init__(name, help, family.label_names, label_values=label_values)
-        self.family = family
-        self._head, self._tail, self._size = family.parts(label_values)
-        self._send = family.send
+        super().__init__(name, help, family, label_values=label_values)
         self._cell = family.cell(label_values)
         self._lock = family.lock
-
-    def _bind(self, label_values: tuple[str, ...]) -> DogStatsdGauge:
-        return DogStatsdGauge(self.name, self.help, self.family, label_values=label_values)
 
     def _set(self, value: float) -> None:
         text = wire.number(value)

@@ -137,6 +137,7 @@ class BaseStatsdProvider:
 
     def gauge(self, name: str, help: str = "", label_names: Sequence[str] = ()) -> Gauge:
         """Return the gauge ``name`` (``|g``; never sampled)."""
+        gauge_type: type[StatsdGauge | DogStatsdGauge]
         gauge_type = StatsdGauge if self.fold_labels else DogStatsdGauge
         return self._get(
             gauge_type,
