@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +45,39 @@ async def until_size(endpointer: Endpointer, size: int) -> None:
     # Polls the public API on purpose: it is what a balancer sees.
     while len(await endpointer.endpoints()) != size:  # noqa: ASYNC110
         await asyncio.sleep(0)
+
+
+async def change_rounds(
+    instancer: Any, registrar: Any, instance: str, changes: int, others: int
+) -> tuple[list[float], list[float]]:
+    """Seconds from ``registrar``'s register() / deregister() of ``instance`` to an
+    Endpointer over ``instancer`` (already seeing ``others``) handing out the changed set,
+    ``changes`` in all. Closes the registrar, the Endpointer and the instancer."""
+    marks = Marks()
+    endpointer = Endpointer(instancer, marks.factory)
+    await until_size(endpointer, others)
+    # One untimed round opens the registrar's connection: what is timed is a change.
+    await timed(registrar.register, marks.expect("added", instance))
+    await timed(registrar.deregister, marks.expect("removed", instance))
+    registered: list[float] = []
+    deregistered: list[float] = []
+    for _ in range(changes // 2):
+        registered.append(await timed(registrar.register, marks.expect("added", instance)))
+        deregistered.append(await timed(registrar.deregister, marks.expect("removed", instance)))
+    await registrar.close()
+    await endpointer.close()
+    await instancer.close()
+    return registered, deregistered
+
+
+async def idle_cost(seconds: float) -> tuple[float, float, int]:
+    """CPU seconds used over ``seconds`` of idling (whole process, this loop's thread),
+    after half a second to settle, and the number of threads then."""
+    await asyncio.sleep(0.5)
+    process, loop_thread = time.process_time(), time.thread_time()
+    await asyncio.sleep(seconds)
+    used = time.process_time() - process, time.thread_time() - loop_thread
+    return (*used, threading.active_count())
 
 
 async def timed(call: Callable[[], Awaitable[None]], mark: asyncio.Future[float]) -> float:

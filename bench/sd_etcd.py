@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import threading
-import time
 from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aetcd
-from _propagation import Marks, leaf, percentile, row, timed, until_size
+from _propagation import change_rounds, idle_cost, leaf, percentile, row, until_size
 from _report import machine, write_section
 from kit_etcd import EtcdInstancer, EtcdRegistrar, parse_url
 
@@ -40,26 +38,11 @@ async def propagation(url: str, changes: int, others: int) -> tuple[list[float],
         for n in range(others):
             key = f"{config.prefix}/10.1.{n // 250}.{n % 250}:80"
             await client.put(key.encode(), key.rsplit("/", 1)[1].encode())
-    marks = Marks()
-    watcher = EtcdInstancer(config)
-    endpointer = Endpointer(watcher, marks.factory)
-    await until_size(endpointer, others)
     registrar = EtcdRegistrar(config, "10.0.0.1:8080")
-    # One untimed round opens the registrar's connection: what is timed is a change.
-    await timed(registrar.register, marks.expect("added", "10.0.0.1:8080"))
-    await timed(registrar.deregister, marks.expect("removed", "10.0.0.1:8080"))
-    registered: list[float] = []
-    deregistered: list[float] = []
-    for _ in range(changes // 2):
-        registered.append(await timed(registrar.register, marks.expect("added", "10.0.0.1:8080")))
-        removed = marks.expect("removed", "10.0.0.1:8080")
-        deregistered.append(await timed(registrar.deregister, removed))
-    await registrar.close()
-    await endpointer.close()
-    await watcher.close()
+    rounds = await change_rounds(EtcdInstancer(config), registrar, "10.0.0.1:8080", changes, others)
     async with aetcd.Client(host, port) as client:
         await client.delete_prefix(config.key_prefix)
-    return registered, deregistered
+    return rounds
 
 
 async def idle_cpu(url: str, seconds: float) -> tuple[float, float, int]:
@@ -70,14 +53,10 @@ async def idle_cpu(url: str, seconds: float) -> tuple[float, float, int]:
     endpointer = Endpointer(watcher, lambda instance: (leaf, None))
     await until_size(endpointer, 1)
     await registrar.close()  # its lease keepalive is not the watch's cost
-    await asyncio.sleep(0.5)
-    process, loop_thread = time.process_time(), time.thread_time()
-    await asyncio.sleep(seconds)
-    used = time.process_time() - process, time.thread_time() - loop_thread
-    threads = threading.active_count()
+    cost = await idle_cost(seconds)
     await endpointer.close()
     await watcher.close()
-    return (*used, threads)
+    return cost
 
 
 async def run(changes: int, idle_seconds: float) -> str:

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
-import time
 from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _propagation import Marks, leaf, percentile, row, timed, until_size
+from _propagation import change_rounds, idle_cost, leaf, percentile, row, until_size
 from _report import machine, write_section
 from kazoo.client import KazooClient
 from kit_zookeeper import ZooKeeperInstancer, ZooKeeperRegistrar, parse_url
@@ -54,24 +52,9 @@ async def propagation(url: str, changes: int, others: int) -> tuple[list[float],
     """Seconds from register() / deregister() to the Endpointer's changed set, per change."""
     config = parse_url(url)
     populate(config.connection_string, config.path, others)
-    marks = Marks()
     watcher = ZooKeeperInstancer(config)
-    endpointer = Endpointer(watcher, marks.factory)
-    await until_size(endpointer, others)
     registrar = ZooKeeperRegistrar(config, "10.0.0.1:8080")
-    # One untimed round opens the registrar's connection: what is timed is a change.
-    await timed(registrar.register, marks.expect("added", "10.0.0.1:8080"))
-    await timed(registrar.deregister, marks.expect("removed", "10.0.0.1:8080"))
-    registered: list[float] = []
-    deregistered: list[float] = []
-    for _ in range(changes // 2):
-        registered.append(await timed(registrar.register, marks.expect("added", "10.0.0.1:8080")))
-        removed = marks.expect("removed", "10.0.0.1:8080")
-        deregistered.append(await timed(registrar.deregister, removed))
-    await registrar.close()
-    await endpointer.close()
-    await watcher.close()
-    return registered, deregistered
+    return await change_rounds(watcher, registrar, "10.0.0.1:8080", changes, others)
 
 
 async def idle_cpu(url: str, seconds: float) -> tuple[float, float, int]:
@@ -81,14 +64,10 @@ async def idle_cpu(url: str, seconds: float) -> tuple[float, float, int]:
     watcher = ZooKeeperInstancer(config)
     endpointer = Endpointer(watcher, lambda instance: (leaf, None))
     await until_size(endpointer, 1)
-    await asyncio.sleep(0.5)
-    process, loop_thread = time.process_time(), time.thread_time()
-    await asyncio.sleep(seconds)
-    used = time.process_time() - process, time.thread_time() - loop_thread
-    threads = threading.active_count()
+    cost = await idle_cost(seconds)
     await endpointer.close()
     await watcher.close()
-    return (*used, threads)
+    return cost
 
 
 async def run(changes: int, idle_seconds: float) -> str:
