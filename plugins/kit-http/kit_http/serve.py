@@ -109,6 +109,9 @@ def _signals(stop: Callable[[], None]) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not a placeholder: loops without signal handling (Windows' Proactor loop) raise
+        # NotImplementedError, and RuntimeError comes when the signal cannot be routed
+        # here; the server then keeps the default handling of that signal.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
             installed.append(sig)
