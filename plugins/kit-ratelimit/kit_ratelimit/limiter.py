@@ -122,8 +122,7 @@ class PyrateLimiter:
     def _allow_in_memory(self) -> bool:
         # take()'s work done here, without a coroutine: pyrate's check is most of the cost.
         assert self._local is not None
-        key = self._key
-        decision = self._local.check_now("" if key is None else str(key()))
+        decision = self._local.check_now(self._bucket())
         if decision.failing_rate is None:
             return True
         raise _exhausted(_wait(decision))
