@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _propagation import leaf, percentile, row, until_size
 from _report import machine, write_section
 from kit_consul import AgentOptions, ConsulInstancer, ConsulRegistrar, RegisterOptions, WatchOptions
+from kit_consul.fake import agent_process
 
 from kitcore.sd import Endpointer
 
@@ -69,18 +70,10 @@ async def idle_cpu(agent: AgentOptions, seconds: float) -> float:
 
 
 async def run(changes: int, idle_seconds: float) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kit_consul.fake", stdout=asyncio.subprocess.PIPE
-    )
-    assert process.stdout is not None
-    try:
-        port = int((await process.stdout.readline()).strip())
+    with agent_process() as port:
         agent = AgentOptions(port=port)
         registered, deregistered = await propagation(agent, changes)
         cpu = await idle_cpu(agent, idle_seconds)
-    finally:
-        process.terminate()
-        await process.wait()
     both = registered + deregistered
     return "\n".join(
         [

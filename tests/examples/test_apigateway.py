@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from kit_consul.fake import agent_process
 
 from examples.apigateway.gateway import Route, parse_route
 from examples.stringsvc1.service import StringService
@@ -123,15 +124,8 @@ def zookeeper() -> Iterator[ZooKeeperServer]:
 def consul() -> Iterator[int]:
     """kit-consul's fake agent in a process of its own (this test's loop blocks at times);
     yields its port."""
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "kit_consul.fake"], stdout=subprocess.PIPE, text=True
-    )
-    assert agent.stdout is not None
-    try:
-        yield int(agent.stdout.readline())
-    finally:
-        agent.terminate()
-        assert agent.wait(timeout=10) == 0
+    with agent_process() as port:
+        yield port
 
 
 async def registered(sd_url: str, want: Callable[[set[str]], bool], timeout: float = 15) -> None:

@@ -64,9 +64,11 @@ import json
 import random
 import re
 import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -1165,6 +1167,28 @@ async def serve(host: str = "127.0.0.1", port: int = 0, token: str | None = None
     async with FakeConsul(host=host, port=port, token=token) as agent:
         print(agent.port, flush=True)
         await stop.wait()
+
+
+@contextlib.contextmanager
+def agent_process(*args: str) -> Iterator[int]:
+    """Run ``python -m kit_consul.fake *args`` in a process of its own; yield its port.
+
+    For tests whose own event loop blocks at times (waiting on subprocesses, say), which
+    would stall an agent served from that loop. The process is stopped afterwards and
+    must exit cleanly.
+    """
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "kit_consul.fake", *args], stdout=subprocess.PIPE, text=True
+    )
+    assert agent.stdout is not None
+    try:
+        yield int(agent.stdout.readline())
+    finally:
+        agent.terminate()
+        code = agent.wait(timeout=10)
+        agent.stdout.close()
+    if code != 0:
+        raise RuntimeError(f"the fake Consul agent exited with status {code}")
 
 
 def main(argv: list[str] | None = None) -> None:
