@@ -15,7 +15,9 @@ tests of code built on discovery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
@@ -314,6 +316,45 @@ async def check_registrar(
     finally:
         for each in opened:
             await each.close()
+
+
+_REGISTERED_CHILD = """
+import asyncio, sys
+from kitcore.sd import registrar
+
+async def main():
+    registration = registrar(sys.argv[1], sys.argv[2])
+    await registration.register()
+    print("registered", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+@contextlib.asynccontextmanager
+async def registered_process(
+    url: str, instance: str, timeout: float = 30.0
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A process of its own registering ``instance`` at ``url`` then idling, as a service.
+
+    Registers through ``kitcore.sd.registrar(url, instance)`` (so options go in the URL)
+    and yields once it has; a test typically SIGKILLs it to show that a dead instance
+    leaves the set without deregistering. Killed on the way out if still running.
+    """
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _REGISTERED_CHILD, url, instance, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), timeout)
+        if line != b"registered\n":
+            raise _fail(f"the registering process did not register at {url!r}: {line!r}")
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
 
 
 class MemoryBackend:

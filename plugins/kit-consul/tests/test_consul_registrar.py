@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from kit_consul import (
 from kitcore.backoff import Backoff
 from kitcore.plugins import load, reset
 from kitcore.sd import Event, instancer, registrar
-from kitcore.testing.sd import check_registrar
+from kitcore.testing.sd import check_registrar, event_where, registered_process
 
 
 class Recorder:
@@ -66,20 +65,6 @@ async def next_event(subscription: AsyncIterator[Event], timeout: float = 5.0) -
     return await asyncio.wait_for(anext(subscription), timeout)
 
 
-async def event_where(
-    subscription: AsyncIterator[Event], predicate: Callable[[Event], bool], timeout: float = 5.0
-) -> Event:
-    """The first event satisfying ``predicate`` within ``timeout`` seconds."""
-
-    async def scan() -> Event:
-        async for event in subscription:
-            if predicate(event):
-                return event
-        raise AssertionError("subscription ended")
-
-    return await asyncio.wait_for(scan(), timeout)
-
-
 def assert_no_tasks_left() -> None:
     """No watch or heartbeat task of kit-consul is still running."""
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("Consul")] == []
@@ -116,33 +101,9 @@ async def test_registers_id_address_tags_meta_and_a_ttl_check(
     assert_no_tasks_left()
 
 
-KILLED = """
-import asyncio, sys
-from kit_consul import ConsulRegistrar
-
-async def main():
-    reg = ConsulRegistrar.from_url(sys.argv[1], sys.argv[2], ttl=0.4, deregister_after=0.5)
-    await reg.register()
-    print("registered", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
-
-
 async def test_a_killed_process_leaves_the_healthy_set_then_the_agent(fake_consul: Any) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        KILLED,
-        f"consul://{fake_consul.address}/svc",
-        "10.0.0.7:9000",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), 30)
-        assert line.strip() == b"registered"
+    url = f"consul://{fake_consul.address}/svc?ttl=0.4&deregister_after=0.5"
+    async with registered_process(url, "10.0.0.7:9000") as process:
         healthy_only = ConsulInstancer(agent_of(fake_consul), WatchOptions("svc"))
         everything = ConsulInstancer(agent_of(fake_consul), WatchOptions("svc", passing=False))
         passing, present = healthy_only.subscribe(), everything.subscribe()
@@ -156,10 +117,6 @@ async def test_a_killed_process_leaves_the_healthy_set_then_the_agent(fake_consu
         assert fake_consul.services == {}
         await healthy_only.close()
         await everything.close()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import aetcd
 import pytest
 from kit_etcd import EtcdRegistrar
 from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
-from kitcore.testing.sd import check_registrar
+from kitcore.testing.sd import check_registrar, registered_process
 from kitcore.testing.sd import event_where as next_event
 from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import EtcdServer
@@ -117,40 +116,19 @@ async def test_survives_an_etcd_outage_longer_than_its_ttl(
     assert await etcd.values(prefix) == {}
 
 
-CHILD = """
-import asyncio, sys
-from kit_etcd import EtcdRegistrar
-
-async def main():
-    registrar = EtcdRegistrar.from_url(sys.argv[1], sys.argv[2])
-    await registrar.register()
-    print("registered", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
-
-
 async def test_a_killed_process_leaves_the_set_when_its_lease_runs_out(
     shared_etcd: EtcdServer, prefix: str
 ) -> None:
     url = f"etcd://{shared_etcd.url}{prefix}"
     watcher = instancer(url)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, f"{url}?ttl=1", "10.0.0.7:80", stdout=asyncio.subprocess.PIPE
-    )
     try:
-        assert child.stdout is not None
-        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"registered\n"
-        subscription = watcher.subscribe()
-        await next_event(subscription, instances("10.0.0.7:80"))
-        child.kill()  # SIGKILL: no deregistration, no lease revocation
-        await child.wait()
-        await next_event(subscription, instances(), timeout=10)
-    finally:
-        if child.returncode is None:
-            child.kill()
+        async with registered_process(f"{url}?ttl=1", "10.0.0.7:80") as child:
+            subscription = watcher.subscribe()
+            await next_event(subscription, instances("10.0.0.7:80"))
+            child.kill()  # SIGKILL: no deregistration, no lease revocation
             await child.wait()
+            await next_event(subscription, instances(), timeout=10)
+    finally:
         await watcher.close()
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 
 import pytest
 from kazoo.client import KazooClient
 from kit_zookeeper import ZooKeeperRegistrar
 from kit_zookeeper_testlib import Recorder, config, direct_client, instancer, stop_client
 
-from kitcore.testing.sd import check_registrar
+from kitcore.testing.sd import check_registrar, registered_process
 from kitcore.testing.sd import event_where as next_event
 from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.servers import ZooKeeperServer
@@ -133,41 +132,19 @@ async def test_a_zookeeper_restart_keeps_the_instance_registered(
         await watcher.close()
 
 
-CHILD = """
-import asyncio, sys
-from kit_zookeeper import ZooKeeperRegistrar
-
-async def main():
-    registrar = ZooKeeperRegistrar.from_url(sys.argv[1], sys.argv[2])
-    await registrar.register()
-    print("registered", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
-
-
 async def test_a_killed_process_leaves_the_set_when_its_session_times_out(
     shared_zk: ZooKeeperServer, path: str
 ) -> None:
     url = f"zk://{shared_zk.hosts}{path}"
     watcher = instancer(url)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, f"{url}?session_timeout=1", "10.0.0.7:80",
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
     try:
-        assert child.stdout is not None
-        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"registered\n"
-        subscription = watcher.subscribe()
-        await next_event(subscription, instances("10.0.0.7:80"))
-        child.kill()  # SIGKILL: no deregistration, the session just falls silent
-        await child.wait()
-        await next_event(subscription, instances(), timeout=10)
-    finally:
-        if child.returncode is None:
-            child.kill()
+        async with registered_process(f"{url}?session_timeout=1", "10.0.0.7:80") as child:
+            subscription = watcher.subscribe()
+            await next_event(subscription, instances("10.0.0.7:80"))
+            child.kill()  # SIGKILL: no deregistration, the session just falls silent
             await child.wait()
+            await next_event(subscription, instances(), timeout=10)
+    finally:
         await watcher.close()
 
 
