@@ -122,7 +122,8 @@ class PyrateLimiter:
     def _allow_in_memory(self) -> bool:
         # take()'s work done here, without a coroutine: pyrate's check is most of the cost.
         assert self._local is not None
-        decision = self._local.check_now(self._bucket())
+        key = self._key  # _bucket(), inlined: one call less on every limited request
+        decision = self._local.check_now("" if key is None else str(key()))
         if decision.failing_rate is None:
             return True
         raise _exhausted(_wait(decision))
