@@ -17,6 +17,7 @@ from kitcore.errors import InvalidArgument
 
 _PATH = re.compile(r"at `(\$[^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]*)`")
+_BAD_UTF8 = re.compile(r"invalid utf-8", re.IGNORECASE)
 _encoder = msgspec.json.Encoder()
 
 encode = _encoder.encode
@@ -32,6 +33,8 @@ def decoder(type_: Any) -> msgspec.json.Decoder[Any]:
 def invalid_argument(exc: msgspec.MsgspecError) -> InvalidArgument:
     """Turn a msgspec decode or validation error into InvalidArgument naming the field."""
     text = str(exc)
+    if _BAD_UTF8.search(text):
+        return _not_utf8(text)
     match = _PATH.search(text)
     details: dict[str, Any] = {"reason": text}
     path = match.group(1) if match else None
@@ -44,19 +47,33 @@ def invalid_argument(exc: msgspec.MsgspecError) -> InvalidArgument:
     return InvalidArgument(f"invalid request: {text}", details=details)
 
 
+def _not_utf8(reason: str) -> InvalidArgument:
+    return InvalidArgument("invalid request: body is not valid UTF-8", details={"reason": reason})
+
+
+def decode_failure(exc: Exception) -> InvalidArgument:
+    """The InvalidArgument for a body that did not decode: bad JSON, types, UTF-8, depth.
+
+    msgspec up to 0.19 raises UnicodeDecodeError for invalid UTF-8 inside a string and
+    later releases a DecodeError; both read the same to the caller.
+    """
+    if isinstance(exc, msgspec.MsgspecError):
+        return invalid_argument(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(str(exc))
+    return InvalidArgument("invalid request: JSON nested too deeply")
+
+
+DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
+"""What decoding untrusted JSON with msgspec may raise; ``decode_failure`` maps each."""
+
+
 def decode(data: bytes | bytearray | memoryview | str, type_: Any) -> Any:
     """Decode JSON ``data`` into ``type_``; malformed or invalid input raises InvalidArgument."""
     try:
         return decoder(type_).decode(data)
-    except msgspec.MsgspecError as exc:
-        raise invalid_argument(exc) from None
-    except UnicodeDecodeError as exc:
-        # msgspec reports invalid UTF-8 inside a string this way, not as a DecodeError.
-        raise InvalidArgument(
-            f"invalid request: body is not valid UTF-8 ({exc.reason})", details={"reason": str(exc)}
-        ) from None
-    except RecursionError:
-        raise InvalidArgument("invalid request: JSON nested too deeply") from None
+    except DECODE_ERRORS as exc:
+        raise decode_failure(exc) from None
 
 
 def convert(obj: Any, type_: Any) -> Any:

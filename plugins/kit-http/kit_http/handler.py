@@ -25,7 +25,7 @@ from kit_http.message import Request, Response
 from kit_http.options import ServerOptions, default_error_encoder
 from kitcore import context
 from kitcore.asgi import Receive, Scope, Send
-from kitcore.codec import invalid_argument
+from kitcore.codec import DECODE_ERRORS, decode_failure
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument, KitError
 
@@ -46,17 +46,6 @@ _log = logging.getLogger("kit_http")
 _CURRENT_TASKS = (
     getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(current_task) else None
 )
-
-
-def bad_body(exc: Exception) -> InvalidArgument:
-    """The 400 for a body that does not decode: bad JSON, wrong types, too deep, bad UTF-8."""
-    if isinstance(exc, msgspec.MsgspecError):
-        return invalid_argument(exc)
-    if isinstance(exc, UnicodeDecodeError):  # msgspec raises it for bad UTF-8 in strings
-        return InvalidArgument(
-            f"invalid request: body is not UTF-8: {exc.reason}", details={"reason": str(exc)}
-        )
-    return InvalidArgument("invalid request: JSON nested too deeply")
 
 
 def _json_encode() -> Callable[[Any], bytes]:
@@ -213,8 +202,8 @@ class Handler:
                     decoded = self.user_decode(request)
                     if self.decode_is_async:
                         decoded = await decoded
-            except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError) as exc:
-                raise bad_body(exc) from None
+            except DECODE_ERRORS as exc:
+                raise decode_failure(exc) from None
             if timeout_header is None and self.timeout is None:
                 if self.method is not None:
                     result = await self.method(*astuple(decoded))

@@ -15,13 +15,13 @@ import asyncio
 from asyncio import CancelledError, current_task, get_running_loop
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from msgspec.structs import astuple
 
 from kit_http.body import Disconnected, too_large
-from kit_http.handler import _CURRENT_TASKS, Handler, bad_body, send_error
+from kit_http.handler import _CURRENT_TASKS, Handler, send_error
 from kit_http.message import Request, Response
 from kitcore.asgi import Message
+from kitcore.codec import DECODE_ERRORS, decode_failure
 from kitcore.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -62,8 +62,8 @@ async def serve(app: App, scope: Any, protocol: Any) -> None:
                 assert handler.binding is not None
                 query = scope.query_string.encode("latin-1")
                 decoded = handler.binding.decode(body, params, query)
-        except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError) as exc:
-            raise bad_body(exc) from None
+        except DECODE_ERRORS as exc:
+            raise decode_failure(exc) from None
         if timeout_header is None and handler.timeout is None:
             if handler.method is not None:
                 result = await handler.method(*astuple(decoded))
