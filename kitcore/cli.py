@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from kitcore.plugins import PluginInfo, plugins
+from kitcore.remote import call_command, describe_command
 
 
 def _status(info: PluginInfo) -> str:
@@ -61,6 +62,8 @@ def make_cli() -> click.Group:
         """kit: a toolkit for microservices."""
 
     cli.add_command(plugins_command)
+    cli.add_command(describe_command)
+    cli.add_command(call_command)
     plugins().add_commands(cli)
     return cli
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 from kit_http import App, Request
+from kit_http.health import add_health
+from kit_http.openapi import add_openapi
 from kit_http.serve import run, serve
 
 from examples.profilesvc.service import ProfileService
@@ -18,7 +20,8 @@ def make_app(logger: Logger) -> App:
             method=request.method, path=request.path, status=status, took=format_duration(seconds)
         )
 
-    return App(ProfileService(), finalizer=finalizer)
+    app = App(ProfileService(), finalizer=finalizer)
+    return add_health(add_openapi(app, title="profilesvc"))
 
 
 @click.command()

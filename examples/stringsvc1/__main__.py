@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import click
+from kit_http.health import add_health
+from kit_http.openapi import add_openapi
 from kit_http.serve import run, serve
 
 from examples.stringsvc1.service import StringService
@@ -16,6 +18,7 @@ def main(listen: str) -> None:
     """Serve the string service over HTTP."""
     logger = Logger()
     app = make_app(StringService())
+    add_health(add_openapi(app, title="stringsvc1"))
     run(serve(app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))
 
 

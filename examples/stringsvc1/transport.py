@@ -94,11 +94,13 @@ def make_app(svc: Service, app: App | None = None) -> App:
         make_uppercase_endpoint(svc),
         decode=decode_uppercase_request,
         encode=encode_response,
+        request_type=UppercaseRequest,
     )
     app.route(
         "POST /count",
         make_count_endpoint(svc),
         decode=decode_count_request,
         encode=encode_response,
+        request_type=CountRequest,
     )
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 from kit_http import App
+from kit_http.health import add_health
+from kit_http.openapi import add_openapi
 from kit_http.serve import run, serve
 
 from examples.stringsvc1.service import StringService
@@ -23,6 +25,7 @@ def main(listen: str) -> None:
     svc = LoggingMiddleware(logger, svc)
     server_app, svc = wire_metrics(app, svc, string_service_metrics())
     make_app(svc, app)
+    add_health(add_openapi(app, title="stringsvc2"))
     run(serve(server_app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))
 
 

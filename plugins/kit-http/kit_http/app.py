@@ -59,6 +59,11 @@ class App:
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
         self._watch = BodyWatch(body_timeout)
+        # What each route takes and returns, for kit_http.openapi; ``operational`` are the
+        # paths that serve the app itself (documentation, health), not its API.
+        self.bindings: list[Binding] = []
+        self.explicit: list[tuple[RouteSpec, Any]] = []
+        self.operational: set[str] = set()
         self._static = self.router.static
         self._inflight = 0
         self._draining = False
@@ -120,6 +125,7 @@ class App:
             method = getattr(service, m.attr) if plain and m.positional else None
             handler = Handler(ep, merged, self._watch, binding=binding, method=method)
             self.router.add(binding.route, handler)
+            self.bindings.append(binding)
         return self
 
     def add_endpoints(
@@ -155,7 +161,8 @@ class App:
         ``decode(request)`` turns the Request (body read, within limits) into the
         endpoint's request; by default the JSON body is decoded into ``request_type``
         (any JSON when None). ``encode(response)`` returns JSON bytes or a Response; by
-        default the response is encoded as JSON.
+        default the response is encoded as JSON. With ``decode`` given, ``request_type`` only documents
+        what it accepts (kit_http.openapi).
         """
         route = RouteSpec.parse(spec)
         handler = Handler(
@@ -168,6 +175,7 @@ class App:
             reads_body=route.method not in ("GET", "HEAD", "DELETE", "OPTIONS"),
         )
         self.router.add(route, handler)
+        self.explicit.append((route, request_type))
         return self
 
     def routes(self) -> list[str]:

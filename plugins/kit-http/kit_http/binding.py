@@ -96,12 +96,12 @@ class Binding:
         self._sequences = frozenset(f.name for f in params if _is_sequence(f.type))
         self._body_fields = tuple(f.name for f in body_fields)
         if self.body_param is not None:
-            self._body_type: Any = fields[self.body_param].type
+            self.body_type: Any = fields[self.body_param].type
             self._body_required = fields[self.body_param].required
         else:
-            self._body_type = _struct(f"{name}.Body", body_fields)
+            self.body_type = _struct(f"{name}.Body", body_fields)
             self._body_required = False
-        self._body_decoder = msgspec.json.Decoder(self._body_type)
+        self._body_decoder = msgspec.json.Decoder(self.body_type)
         self.request_decoder = msgspec.json.Decoder(method.request_type)
         self.response_decoder = msgspec.json.Decoder(method.response_type)
 
@@ -123,7 +123,7 @@ class Binding:
                 if body:
                     params[self.body_param] = self._body_decoder.decode(body)
                 elif self._body_required:
-                    msgspec.json.decode(b"", type=self._body_type)  # raises "truncated"
+                    msgspec.json.decode(b"", type=self.body_type)  # raises "truncated"
             else:
                 params.update(asdict(self._body_decoder.decode(body or b"{}")))
         return self.method.request_type(**params)
