@@ -68,9 +68,12 @@ bodies = st.one_of(
 )
 
 
-@pytest.fixture
-def server(server_thread: Callable[..., ServerThread]) -> Iterator[ServerThread]:
-    yield server_thread(jsonrpc.app(Strings(), body_timeout=5, max_body=64 * 1024))
+@pytest.fixture(params=["uvicorn", "granian"])
+def server(
+    request: pytest.FixtureRequest, server_thread: Callable[..., ServerThread]
+) -> Iterator[ServerThread]:
+    app = jsonrpc.app(Strings(), body_timeout=5, max_body=64 * 1024)
+    yield server_thread(app, request.param)
 
 
 def check_reply(reply: Any) -> None:
