@@ -331,3 +331,25 @@ def test_foreign_error_objects_map_by_code() -> None:
     limited = from_error_object({"code": -32603, "message": "rate limit exceeded", "data": 7})
     assert type(limited) is Internal and limited.details["data"] == 7
     assert type(from_error_object("junk")) is Internal
+
+
+async def test_the_jsonrpc_transports_server_hook(svc: SimpleNamespace) -> None:
+    from kitcore.plugins import plugins
+
+    serve = plugins().backend("transports", "jsonrpc").meta["server"]
+    port = free_port()
+    started = asyncio.Event()
+    task = asyncio.create_task(
+        serve(
+            svc.StringService(),
+            f"jsonrpc://127.0.0.1:{port}/rpc",
+            started=lambda h, p: started.set(),
+        )
+    )
+    try:
+        await asyncio.wait_for(started.wait(), 15)
+        async with connect(svc.StringService, f"jsonrpc://127.0.0.1:{port}/rpc") as client:
+            assert await client.uppercase("hook") == "HOOK"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
