@@ -148,12 +148,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(server: str, app: str) -> Iterator[Server]:
-    """Run one server pinned to the server CPU; yields it; stops it after."""
-    port = free_port()
+def pinned(command: Sequence[str], ports: Sequence[int]) -> Iterator[int]:
+    """Run ``command`` pinned to the server CPU until ``ports`` accept; yields its pid;
+    stops it (SIGINT, then kill) after."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GOMAXPROCS": "1"}
     proc = subprocess.Popen(
-        server_command(server, app, port),
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -161,8 +161,9 @@ def serving(server: str, app: str) -> Iterator[Server]:
         preexec_fn=lambda: pin(SERVER_CPU),
     )
     try:
-        wait_port(port)
-        yield Server(port, proc.pid)
+        for port in ports:
+            wait_port(port)
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -170,6 +171,14 @@ def serving(server: str, app: str) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def serving(server: str, app: str) -> Iterator[Server]:
+    """Run one server pinned to the server CPU; yields it; stops it after."""
+    port = free_port()
+    with pinned(server_command(server, app, port), [port]) as pid:
+        yield Server(port, pid)
 
 
 def go_anchor() -> bool:

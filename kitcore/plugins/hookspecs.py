@@ -117,7 +117,12 @@ KINDS: dict[str, str] = {
 """Registration hook name -> the kind of backend it registers."""
 
 PROVIDERS: dict[str, dict[str, str]] = {
-    "transports": {"http": "kit-http", "https": "kit-http", "grpc": "kit-grpc"},
+    "transports": {
+        "http": "kit-http",
+        "https": "kit-http",
+        "jsonrpc": "kit-http",
+        "grpc": "kit-grpc",
+    },
     "discovery": {
         "consul": "kit-consul",
         "etcd": "kit-etcd",

@@ -1,4 +1,4 @@
-"""kit-http's hooks: the ``http``/``https`` transports and the ``kit serve`` command.
+"""kit-http's hooks: the ``http``/``https``/``jsonrpc`` transports and the ``kit serve`` command.
 
 Imports happen inside the functions so that listing plugins does not load aiohttp.
 """
@@ -34,11 +34,31 @@ async def server(target: Any, url: str, **options: Any) -> None:
     await serve(target, url, **options)
 
 
+def jsonrpc_client_factory(spec: Any, instance: str, **options: Any) -> tuple[Any, Any]:
+    """Build the JSON-RPC client endpoint for one ``host:port[/path]`` instance."""
+    from kit_http.jsonrpc.client import client_factory as make
+
+    return make(spec, instance, **options)
+
+
+async def jsonrpc_server(target: Any, url: str, **options: Any) -> None:
+    """Serve a service or an endpoint set over JSON-RPC at ``jsonrpc://HOST:PORT/PATH``."""
+    from kit_http.jsonrpc.server import serve
+
+    await serve(target, url, **options)
+
+
 @hookimpl
 def kit_register_transports(register: Register) -> None:
-    """Register ``http`` and ``https``."""
+    """Register ``http``, ``https`` and ``jsonrpc``."""
     register("http", client_factory, server=server, description="JSON over HTTP (aiohttp)")
     register("https", https_client_factory, description="JSON over HTTPS (client only)")
+    register(
+        "jsonrpc",
+        jsonrpc_client_factory,
+        server=jsonrpc_server,
+        description="JSON-RPC 2.0 over HTTP",
+    )
 
 
 @hookimpl

@@ -139,7 +139,7 @@ def test_kit_serve_reports_bad_targets(tmp_path: Path) -> None:
 
 def test_kit_plugins_lists_the_serve_command() -> None:
     info = next(i for i in plugins().infos if i.name == "kit-http")
-    assert info.registers == {"transports": ["http", "https"]}
+    assert info.registers == {"transports": ["http", "https", "jsonrpc"]}
     result = subprocess.run(
         [str(KIT), "plugins", "--json"], capture_output=True, text=True, timeout=30
     )

@@ -1,0 +1,180 @@
+"""Python addsvc against Go kit's addsvc-nolimit, on HTTP and JSON-RPC, side by side.
+
+    .venv/bin/python bench/addsvc.py [ROUNDS] [SECONDS]   # needs wrk and Go kit's anchor
+
+As the anchor's README took its figures: each server with its limiters given a burst
+of 2^30 (``python -m examples.addsvc -unlimited``, Go kit's ``addsvc-nolimit``), stderr
+to /dev/null (every call still logs two logfmt lines, updates the metrics and passes
+limiter and breaker), loaded by ``wrk -t1 -c32`` with the anchor's ``post.lua``: ``POST
+/sum {"a":1,"b":2}`` and the JSON-RPC ``sum`` request. Both servers run at once, pinned
+to CPU 0 (Go with GOMAXPROCS=1), wrk pinned to CPU 1; the four pairs take turns for
+several rounds, and each pair's best run is kept. Every answer must be a 200. Writes
+the "addsvc" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import LOAD_CPU, cpu_seconds, free_port, pin, pinned
+from _report import machine, write_section
+
+ANCHOR = Path("/work/shared/anchors/gokit-addsvc")
+GOKIT = Path(tempfile.gettempdir()) / "kit-gokit-addsvc"
+BODIES = {
+    "HTTP": ("/sum", '{"a":1,"b":2}'),
+    "JSON-RPC": ("/", '{"jsonrpc":"2.0","method":"sum","params":{"a":1,"b":2},"id":1}'),
+}
+CONNECTIONS, WARMUP = 32, 2
+
+
+class Addsvc:
+    """One running addsvc: its ports by transport and its process."""
+
+    def __init__(self, ports: dict[str, int], pid: int) -> None:
+        self.ports = ports
+        self.pid = pid
+
+
+@contextlib.contextmanager
+def serving(kind: str) -> Iterator[Addsvc]:
+    """Run the Python (``python``) or Go kit (``go``) addsvc pinned to the server CPU.
+
+    Go kit's addsvc exits on SIGINT as on SIGTERM; ours too.
+    """
+    debug, http, grpc, jsonrpc = (free_port() for _ in range(4))
+    flags = ["-debug.addr", f"127.0.0.1:{debug}", "-http-addr", f"127.0.0.1:{http}"]
+    if kind == "go":
+        command = [str(GOKIT / "addsvc-nolimit"), *flags, "-grpc-addr", f"127.0.0.1:{grpc}"]
+    else:
+        command = [sys.executable, "-m", "examples.addsvc", "-unlimited", *flags]
+    command += ["-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
+    with pinned(command, [http, jsonrpc]) as pid:
+        yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc}, pid)
+
+
+def wrk(port: int, transport: str, seconds: int) -> tuple[float, int]:
+    """wrk's requests/s and request count for ``transport``'s sum (every answer a 200)."""
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    path, body = BODIES[transport]
+    out = subprocess.run(
+        [
+            exe,
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "-s",
+            str(ANCHOR / "post.lua"),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BODY": body},
+        preexec_fn=lambda: pin(LOAD_CPU),
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"non-2xx answers under load:\n{out}")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if rps is None or total is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    return float(rps.group(1)), int(total.group(1))
+
+
+def build_gokit() -> None:
+    """Build Go kit's binaries once (the tests share the cache)."""
+    if not (GOKIT / "addsvc-nolimit").exists():
+        subprocess.run(["sh", str(ANCHOR / "build.sh"), str(GOKIT)], check=True)
+
+
+Runs = dict[tuple[str, str], list[tuple[float, float]]]
+"""(server, transport) -> every run's (requests/s, requests per server CPU-second)."""
+
+
+def measure(rounds: int, seconds: int) -> Runs:
+    """Every run of every (server, transport) pair, rounds interleaved."""
+    runs: Runs = {}
+    with serving("python") as python, serving("go") as go:
+        servers = {"kit": python, "Go kit": go}
+        for server in servers.values():
+            for transport in BODIES:
+                wrk(server.ports[transport], transport, WARMUP)
+        for r in range(rounds):
+            for transport in BODIES:
+                for name, server in servers.items():
+                    before = cpu_seconds(server.pid)
+                    rps, total = wrk(server.ports[transport], transport, seconds)
+                    cpu = cpu_seconds(server.pid) - before
+                    runs.setdefault((name, transport), []).append((rps, total / cpu))
+                    print(
+                        f"round {r + 1}: {name:6} {transport:8} {rps:8.0f} req/s "
+                        f"{total / cpu:8.0f} req/CPU-s",
+                        flush=True,
+                    )
+    return runs
+
+
+def report(runs: Runs, rounds: int, seconds: int) -> str:
+    """The Markdown section."""
+    lines = [
+        "## addsvc: kit vs Go kit (examples/addsvc)",
+        "",
+        f"`bench/addsvc.py`: `python -m examples.addsvc -unlimited` and Go kit's "
+        f"`addsvc-nolimit` (the anchor's build), both pinned to CPU 0 (Go with "
+        f"GOMAXPROCS=1), each call logging two logfmt lines (to /dev/null), updating the "
+        f"metrics and passing limiter and breaker; `wrk -t1 -c{CONNECTIONS}` pinned to CPU 1 "
+        f"with the anchor's `post.lua`, sum `1 + 2`; {rounds} interleaved rounds of "
+        f"{seconds} s, best run of each kept. The machine is shared (2 cores, other "
+        f"engineers' work running): figures are noisy, ratios from the same run.",
+        "",
+        "| transport | kit req/s | Go kit req/s | kit / Go kit "
+        "| kit req/CPU-s | Go kit req/CPU-s | kit / Go kit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for transport in BODIES:
+        kit = max(runs["kit", transport])
+        go = max(runs["Go kit", transport])
+        kit_cpu = max(c for _, c in runs["kit", transport])
+        go_cpu = max(c for _, c in runs["Go kit", transport])
+        lines.append(
+            f"| {transport} | {kit[0]:,.0f} | {go[0]:,.0f} | {kit[0] / go[0]:.2f}x "
+            f"| {kit_cpu:,.0f} | {go_cpu:,.0f} | {kit_cpu / go_cpu:.2f}x |"
+        )
+    lines += [
+        "",
+        "Every run (req/s, in order): "
+        + "; ".join(
+            f"{name} {transport}: " + " · ".join(f"{rps:,.0f}" for rps, _ in values)
+            for (name, transport), values in runs.items()
+        )
+        + ".",
+        "",
+        machine() + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    build_gokit()
+    runs = measure(rounds, seconds)
+    body = report(runs, rounds, seconds)
+    print(body)
+    write_section("addsvc", body)
+
+
+if __name__ == "__main__":
+    main()
