@@ -161,8 +161,8 @@ class App:
         ``decode(request)`` turns the Request (body read, within limits) into the
         endpoint's request; by default the JSON body is decoded into ``request_type``
         (any JSON when None). ``encode(response)`` returns JSON bytes or a Response; by
-        default the response is encoded as JSON. With ``decode`` given, ``request_type`` only documents
-        what it accepts (kit_http.openapi).
+        default the response is encoded as JSON. With ``decode`` given, ``request_type``
+        only documents what it accepts (kit_http.openapi).
         """
         route = RouteSpec.parse(spec)
         handler = Handler(
