@@ -19,7 +19,14 @@ import msgspec
 from msgspec.structs import astuple
 
 from kit_http.binding import Binding
-from kit_http.body import BodyWatch, Disconnected, read_more, too_large
+from kit_http.body import (
+    INCOMPLETE_BODY,
+    INCOMPLETE_HEADERS,
+    BodyWatch,
+    Disconnected,
+    read_more,
+    too_large,
+)
 from kit_http.errors import UnsupportedMediaType
 from kit_http.message import Request, Response
 from kit_http.options import ServerOptions, default_error_encoder
@@ -221,7 +228,12 @@ class Handler:
                     after(request, response)  # type: ignore[arg-type]
                 out, status, headers = response.body, response.status, response.raw_headers()
         except Disconnected:
-            return 499
+            # Servers drop what is sent to a client that left; a half-closed one reads it.
+            await send(
+                {"type": "http.response.start", "status": 400, "headers": INCOMPLETE_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": INCOMPLETE_BODY})
+            return 499  # nginx's "client closed request", for finalizers
         except Exception as exc:
             return await self.fail(request or Request(scope, params), exc, send)
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -2,7 +2,11 @@
 
 ``serve(target, url)`` runs until cancelled or until SIGINT/SIGTERM, then shuts down
 gracefully: the server stops accepting, in-flight requests finish, the app's lifespan
-shutdown runs. uvicorn is the default server; granian and hypercorn work the same.
+shutdown runs. granian is the default server: its HTTP/1.1 parser (hyper) closes a
+message carrying both Content-Length and Transfer-Encoding, limits header size and
+count with 431 and times out slow header reads, and its RSGI interface is the fastest
+way to run an App (BENCHMARKS.md). uvicorn and hypercorn work the same, with the
+limits their settings allow (``kit_http.limits``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import click
 
 from kit_http.app import App
+from kit_http.limits import DEFAULT_LIMITS, ServerLimits
 from kitcore.service import describe
 
 SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
@@ -74,24 +79,26 @@ def load(spec: str) -> Any:
 
 async def serve(
     target: Any,
-    url: str = "http://0.0.0.0:8080",
+    url: str = "http://127.0.0.1:8080",
     *,
-    server: str = "uvicorn",
+    server: str = "granian",
     log_level: str = "warning",
     started: Callable[[str, int], None] | None = None,
+    limits: ServerLimits = DEFAULT_LIMITS,
     **options: Any,
 ) -> None:
     """Serve ``target`` at ``url`` until cancelled or signalled, then shut down gracefully.
 
-    ``started(host, port)`` is called once the server listens. ``options`` go to the App
-    when ``target`` is a service or an endpoint set.
+    ``started(host, port)`` is called once the server listens. ``limits`` bound what a
+    client may hold (``kit_http.limits``). ``options`` go to the App when ``target`` is a
+    service or an endpoint set.
     """
     app = as_app(target, **options)
     host, port = parse_listen(url)
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
     if server == "granian" and isinstance(app, App):
-        await _granian_rsgi(app, host, port, log_level, started)
+        await _granian_rsgi(app, host, port, log_level, started, limits)
         return
     runner = {
         "uvicorn": _uvicorn,
@@ -99,7 +106,7 @@ async def serve(
         "granian-asgi": _granian,
         "hypercorn": _hypercorn,
     }[server]
-    await runner(app, host, port, log_level, started)
+    await runner(app, host, port, log_level, started, limits)
 
 
 def _signals(stop: Callable[[], None]) -> Callable[[], None]:
@@ -148,12 +155,25 @@ async def _notify_when(
 
 
 async def _uvicorn(
-    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        backlog=limits.backlog,
+        # h11 only: httptools has no header size limit (kit_http.limits.SUPPORT).
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     server = uvicorn.Server(config)
     # uvicorn's own signal handlers would replace ours; serve() handles signals itself.
@@ -173,7 +193,12 @@ async def _uvicorn(
 
 
 async def _hypercorn(
-    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
@@ -182,6 +207,10 @@ async def _hypercorn(
     config.bind = [f"{host}:{port}"]
     config.loglevel = log_level.upper()
     config.accesslog = None
+    config.backlog = limits.backlog
+    config.h11_max_incomplete_size = limits.max_header_bytes
+    # Any read, not only the headers': hypercorn has no header-only timeout.
+    config.read_timeout = int(limits.header_timeout) or 1
     stopping = asyncio.Event()
     ready = asyncio.Event()
 
@@ -212,13 +241,18 @@ async def _hypercorn(
 
 
 async def _granian_rsgi(
-    app: App, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: App,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     # The bound __rsgi__ alone: granian would run __rsgi_init__/__rsgi_del__ unawaited in
     # its embedded mode, so the app's start-up and shutdown are awaited here instead.
     await app.startup()
     try:
-        await _granian(app.__rsgi__, host, port, log_level, started, rsgi=True)
+        await _granian(app.__rsgi__, host, port, log_level, started, limits, rsgi=True)
     finally:
         await app.shutdown()
 
@@ -229,10 +263,12 @@ async def _granian(
     port: int,
     log_level: str,
     started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
     *,
     rsgi: bool = False,
 ) -> None:
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.embed import Server
 
@@ -243,6 +279,14 @@ async def _granian(
         interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
         log_level=LogLevels(log_level),
         log_access=False,
+        # HTTP/1.1 only: hyper's HTTP/2 settings have no header-read timeout to apply.
+        http=HTTPModes.http1,
+        websockets=not rsgi,
+        backlog=limits.backlog,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(limits.header_timeout * 1000),
+            max_buffer_size=limits.max_header_bytes,
+        ),
     )
 
     def listening() -> bool:
@@ -272,7 +316,7 @@ def run(coro: Any) -> None:
 @click.option(
     "--server",
     type=click.Choice(SERVERS),
-    default="uvicorn",
+    default="granian",
     show_default=True,
     help="The ASGI server to run on.",
 )
