@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -39,6 +41,26 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address: in use, not permitted, or no such host."""
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise ListenError now, before any server starts, when ``host:port`` cannot be bound.
+
+    Each server reports a failed bind its own way (a traceback, ``sys.exit(1)``, a log
+    line): one clear error here, and no ``started`` callback for a server never listening.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ListenError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _is_asgi_function(obj: Any) -> bool:
@@ -97,6 +119,7 @@ async def serve(
     host, port = parse_listen(url)
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
+    check_listen(host, port)
     if server == "granian" and isinstance(app, App):
         await _granian_rsgi(app, host, port, log_level, started, limits)
         return
@@ -203,8 +226,12 @@ async def _hypercorn(
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
+    # hypercorn binds only after the app's start-up: bound and listening here first, the
+    # socket queues connections from the moment ``started`` says so.
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    listener = socket.create_server((host, port), family=family, backlog=limits.backlog)
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{os.dup(listener.fileno())}"]  # hypercorn closes its own copy
     config.loglevel = log_level.upper()
     config.accesslog = None
     config.backlog = limits.backlog
@@ -236,6 +263,7 @@ async def _hypercorn(
         run = hypercorn_serve(lifespan_aware, config, shutdown_trigger=stopping.wait)
         await _until_stopped(run, stopping.set)
     finally:
+        listener.close()
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
 
@@ -312,7 +340,12 @@ def run(coro: Any) -> None:
 
 @click.command("serve")
 @click.argument("target")
-@click.option("--listen", default=":8080", show_default=True, help="HOST:PORT or :PORT.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT, or :PORT for all interfaces.",
+)
 @click.option(
     "--server",
     type=click.Choice(SERVERS),
@@ -335,4 +368,7 @@ def serve_command(target: str, listen: str, server: str, log_level: str) -> None
         click.echo(f"kit-http serving {target} on http://{host}:{port} ({server})", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve(obj, listen, server=server, log_level=log_level, started=started))
+        try:
+            run(serve(obj, listen, server=server, log_level=log_level, started=started))
+        except ListenError as exc:
+            raise click.ClickException(str(exc.strerror)) from None
