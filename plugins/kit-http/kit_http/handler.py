@@ -103,8 +103,9 @@ class Handler:
         self.accepted = frozenset(t.encode("latin-1") for t in options.content_types)
         self.accepted_text = frozenset(options.content_types)
         self.needs_request = options.needs_request or decode is not None
-        # granian's RSGI interface serves this route directly (no ASGI adapter).
-        self.rsgi_fast = not self.needs_request
+        # granian's RSGI interface serves this route directly (no ASGI adapter); a decode
+        # function gets its Request built there.
+        self.rsgi_fast = not options.needs_request
         self.serve: Callable[[Scope, Receive, Send, Mapping[str, str] | None], Awaitable[int]]
         self.serve = self._serve_final if (self.finalizer or self.before) else self._serve
 

@@ -63,6 +63,12 @@ async def serve(app: App, scope: Any, protocol: Any) -> None:
         try:
             if handler.decode_bytes is not None:
                 decoded = handler.decode_bytes(body or b"{}")
+            elif handler.user_decode is not None:
+                request = Request(asgi_scope(scope), params)
+                request.body = body
+                decoded = handler.user_decode(request)
+                if handler.decode_is_async:
+                    decoded = await decoded
             else:
                 assert handler.binding is not None
                 query = scope.query_string.encode("latin-1")
