@@ -45,6 +45,9 @@ Encode: TypeAlias = Callable[[Any], "bytes | Response"]
 TIMEOUT_HEADER = "Kit-Timeout"
 """Request header with the caller's remaining time in whole milliseconds."""
 
+MAX_TIMEOUT_DIGITS = 12
+"""A ``Kit-Timeout`` of more digits (over 31 years) is refused, not parsed."""
+
 _CONTENT_TYPE_JSON = (b"content-type", b"application/json")
 _log = logging.getLogger("kit_http")
 
@@ -254,13 +257,15 @@ class Handler:
         """Call the endpoint within the caller's deadline, capped by the server's timeout."""
         seconds = self.timeout
         if timeout_header is not None:
-            try:
-                caller = int(timeout_header) / 1000
-            except ValueError:
+            # Plain ASCII digits only: int() would also take "+5", "1_000", " 7 ", and
+            # 309 digits overflow the float division.
+            if not timeout_header.isdigit() or len(timeout_header) > MAX_TIMEOUT_DIGITS:
                 raise InvalidArgument(
-                    f"bad {TIMEOUT_HEADER} header: want whole milliseconds",
+                    f"bad {TIMEOUT_HEADER} header: want whole milliseconds, "
+                    f"at most {MAX_TIMEOUT_DIGITS} digits",
                     details={"header": TIMEOUT_HEADER},
-                ) from None
+                )
+            caller = int(timeout_header) / 1000
             seconds = caller if seconds is None else min(caller, seconds)
         with context.timeout(seconds):
             return await context.enforce(self.endpoint(decoded))
