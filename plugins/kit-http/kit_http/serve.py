@@ -333,9 +333,12 @@ def run(coro: Any) -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
+        runner: Callable[[Any], Any] = asyncio.run
     else:
-        uvloop.run(coro)
+        runner = uvloop.run
+    # Outside the except block: run there, every error would carry the ImportError as its
+    # context ("during handling of the above exception").
+    runner(coro)
 
 
 @click.command("serve")

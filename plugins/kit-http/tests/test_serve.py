@@ -200,3 +200,21 @@ async def test_started_fires_only_once_listening(server: str, svc: SimpleNamespa
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_run_without_uvloop_leaves_no_import_error_in_tracebacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kit_http.serve import run
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    contexts: list[BaseException | None] = []
+
+    async def fails() -> None:
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            contexts.append(exc.__context__)
+
+    run(fails())
+    assert contexts == [None]
