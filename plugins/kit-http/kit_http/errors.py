@@ -7,7 +7,7 @@ InvalidArgument while curl users see the precise status.
 
 from __future__ import annotations
 
-from kitcore.errors import InvalidArgument, NotFound
+from kitcore.errors import Internal, InvalidArgument, NotFound
 
 
 class RouteNotFound(NotFound):
@@ -36,3 +36,11 @@ class UnsupportedMediaType(InvalidArgument):
     """The body's content type is not JSON (415)."""
 
     http_status = 415
+
+
+class ReplyTooLarge(Internal):
+    """A client-side error: the server's reply is over the client's ``max_reply`` bytes.
+
+    Like any malformed reply it is the server's fault (Internal); the rest of the body
+    is not read and the connection is closed.
+    """
