@@ -26,7 +26,14 @@ from kit_http.errors import ReplyTooLarge
 from kit_http.handler import TIMEOUT_HEADER
 from kit_http.options import MIB
 from kitcore import context
-from kitcore.errors import DeadlineExceeded, Internal, KitError, Unavailable, from_http_status
+from kitcore.errors import (
+    ERRORS,
+    DeadlineExceeded,
+    Internal,
+    KitError,
+    Unavailable,
+    from_http_status,
+)
 from kitcore.errors import from_wire as error_from_wire
 from kitcore.service import ServiceSpec
 
@@ -82,7 +89,14 @@ def error_from_reply(reply: Reply) -> KitError:
     except (msgspec.DecodeError, RecursionError):
         wire = None
     if isinstance(wire, dict) and isinstance(wire.get("code"), str):
-        return error_from_wire(wire)
+        if wire["code"] in ERRORS or not 400 <= reply.status < 500:
+            return error_from_wire(wire)
+        # A transport's own code (method_not_allowed...): the kind of its status.
+        error = from_http_status(reply.status, str(wire.get("message") or ""))
+        details = wire.get("details")
+        if isinstance(details, dict):
+            error.details = details
+        return error
     text = reply.body[:200].decode("utf-8", "replace").strip()
     return from_http_status(reply.status, f"HTTP {reply.status}: {text}" if text else "")
 
