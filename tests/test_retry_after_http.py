@@ -1,4 +1,5 @@
-"""429 from an erroring limiter and 503 from an open breaker carry ``Retry-After``."""
+"""Over kit-http, 429 from an erroring limiter and 503 from an open breaker carry
+``Retry-After`` (kit-http with kit-ratelimit and kit-pybreaker)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,11 @@ async def down(request: object) -> object:
 
 
 @pytest.mark.parametrize("server", SERVERS)
-async def test_limiter_429_and_breaker_503_carry_retry_after(
-    server: str, http: aiohttp.ClientSession
-) -> None:
+async def test_limiter_429_and_breaker_503_carry_retry_after(server: str) -> None:
     limited = erroring_limiter(PyrateLimiter(0.1, burst=1))(echo)
     broken = circuit_breaker(PyBreaker(fail_max=1, reset_timeout=30))(down)
     app = App({"echo": limited, "down": broken})
-    async with running(app, server=server) as base:
+    async with running(app, server=server) as base, aiohttp.ClientSession() as http:
         async with http.post(f"{base}/echo", json="a") as r:
             assert r.status == 200
         async with http.post(f"{base}/echo", json="a") as r:
