@@ -13,7 +13,7 @@ from kitcore.plugins import PluginInfo, plugins
 
 def _status(info: PluginInfo) -> str:
     if info.disabled:
-        return "disabled"
+        return f"disabled by {info.disabled_by}" if info.disabled_by else "disabled"
     return f"error: {info.error}" if info.error else "ok"
 
 
@@ -43,7 +43,7 @@ def plugins_command(as_json: bool, show_all: bool) -> None:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
         return
     if not infos:
-        click.echo("no kit plugins installed (pip install kit-http, kit-prometheus, ...)")
+        click.echo("no kit plugins installed (see the README: install them from a checkout)")
         return
     rows = [["NAME", "VERSION", "HOOKS", "REGISTERS", "STATUS"]]
     for i in infos:
