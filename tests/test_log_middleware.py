@@ -72,3 +72,19 @@ def test_caller_at_one_names_the_caller_of_a_logging_helper() -> None:
     ]
     with pytest.raises(ValueError, match="depth"):
         caller_at(-1)
+
+
+def test_the_readme_logging_example_builds_an_app_that_logs() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Adding a logging middleware", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+
+    class StringService:
+        async def uppercase(self, s: str) -> str:
+            return s.upper()
+
+    namespace: dict[str, Any] = {"StringService": StringService}
+    exec(code, namespace)
+    assert namespace["app"] is not None
