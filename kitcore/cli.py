@@ -1,14 +1,21 @@
-"""The ``kit`` command line: ``kit plugins`` and the subcommands plugins add."""
+"""The ``kit`` command line: ``kit plugins``, ``kit new plugin`` and the subcommands plugins add."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from kitcore.plugins import PluginInfo, plugins
+
+
+def _scaffold_kinds() -> tuple[str, ...]:
+    from kitcore.scaffold import KINDS
+
+    return tuple(KINDS)
 
 
 def _status(info: PluginInfo) -> str:
@@ -52,6 +59,42 @@ def plugins_command(as_json: bool, show_all: bool) -> None:
     click.echo(_table(rows))
 
 
+@click.group("new")
+def new_command() -> None:
+    """Write a new project from a template."""
+
+
+@new_command.command("plugin")
+@click.argument("name")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(list(_scaffold_kinds())),
+    help="What the plugin registers.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the kit-NAME directory.",
+)
+def new_plugin_command(name: str, kind: str, directory: Path) -> None:
+    """Write the plugin distribution kit-NAME: pyproject, package, README and tests.
+
+    Its backend works in memory from the start and its tests run kit's conformance
+    suite: `pip install -e kit-NAME[test]`, then `pytest` in it and `kit plugins`.
+    """
+    from kitcore.scaffold import new_plugin
+
+    try:
+        root = new_plugin(name, kind, directory)
+    except (ValueError, FileExistsError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wrote {root}")
+    click.echo(f"next: pip install -e '{root}[test]' && (cd {root} && pytest) && kit plugins")
+
+
 def make_cli() -> click.Group:
     """Build the ``kit`` click group: the core's commands plus every plugin's."""
 
@@ -61,6 +104,7 @@ def make_cli() -> click.Group:
         """kit: a toolkit for microservices."""
 
     cli.add_command(plugins_command)
+    cli.add_command(new_command)
     plugins().add_commands(cli)
     return cli
 

@@ -74,4 +74,7 @@ def test_the_core_builds_with_the_kit_command(tmp_path: Path) -> None:
         names = set(wheel.namelist())
         entry_points = _entry_points(wheel)
     assert "kitcore/testing/__init__.py" in names
+    # `kit new plugin` reads its templates from the installed package.
+    assert "kitcore/scaffold/templates/discovery/backend.py.tmpl" in names
+    assert "kitcore/scaffold/templates/common/pyproject.toml.tmpl" in names
     assert dict(entry_points["console_scripts"]) == {"kit": "kitcore.cli:main"}

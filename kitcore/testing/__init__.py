@@ -6,7 +6,8 @@ backend's real server; a failure is an AssertionError saying what was expected a
 - discovery: :func:`check_instancer` (with an :class:`InstancerDriver` changing the
   backend), :func:`check_registrar`; :class:`MemoryBackend` passes both;
 - metrics: :func:`check_provider` (with a :class:`MetricsReader` reading values back);
-- breakers: :func:`check_breaker`; limiters: :func:`check_allower`, :func:`check_waiter`.
+- breakers: :func:`check_breaker`; limiters: :func:`check_allower`, :func:`check_waiter`;
+- tracers: :func:`check_tracer` (the middleware is transparent; spans are the backend's).
 
 The real servers tests start (etcd, ZooKeeper, dnsmasq, Prometheus) are in
 ``kitcore.testing.servers``. Names load on first use, so importing one suite does not
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         check_registrar,
         registered_process,
     )
+    from kitcore.testing.tracing import Tracer, check_tracer
 
 _LAZY = {
     "check_breaker": "kitcore.testing.breaker",
@@ -43,6 +45,8 @@ _LAZY = {
     "InstancerDriver": "kitcore.testing.sd",
     "MemoryBackend": "kitcore.testing.sd",
     "registered_process": "kitcore.testing.sd",
+    "check_tracer": "kitcore.testing.tracing",
+    "Tracer": "kitcore.testing.tracing",
 }
 
 __all__ = [
@@ -50,11 +54,13 @@ __all__ = [
     "MemoryBackend",
     "MemoryReader",
     "MetricsReader",
+    "Tracer",
     "check_allower",
     "check_breaker",
     "check_instancer",
     "check_provider",
     "check_registrar",
+    "check_tracer",
     "check_waiter",
     "registered_process",
 ]
