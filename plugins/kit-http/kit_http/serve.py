@@ -120,7 +120,9 @@ async def serve(
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
     check_listen(host, port)
-    if server == "granian" and isinstance(app, App):
+    # RSGI gives the path percent-decoded: an App with path parameters (which may hold
+    # an encoded "/") is served through granian's ASGI interface instead.
+    if server == "granian" and isinstance(app, App) and not app.router.dynamic:
         await _granian_rsgi(app, host, port, log_level, started, limits)
         return
     runner = {
