@@ -78,3 +78,4 @@ def test_the_core_builds_with_the_kit_command(tmp_path: Path) -> None:
     assert "kitcore/scaffold/templates/discovery/backend.py.tmpl" in names
     assert "kitcore/scaffold/templates/common/pyproject.toml.tmpl" in names
     assert dict(entry_points["console_scripts"]) == {"kit": "kitcore.cli:main"}
+    assert dict(entry_points["pytest11"]) == {"kitcore": "kitcore.testing.pytest_plugin"}

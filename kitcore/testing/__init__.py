@@ -10,8 +10,10 @@ backend's real server; a failure is an AssertionError saying what was expected a
 - tracers: :func:`check_tracer` (the middleware is transparent; spans are the backend's).
 
 The real servers tests start (etcd, ZooKeeper, dnsmasq, Prometheus) are in
-``kitcore.testing.servers``. Names load on first use, so importing one suite does not
-import the others.
+``kitcore.testing.servers``, and are pytest fixtures through kit's pytest plugin
+(``kitcore.testing.pytest_plugin``, loaded by pytest itself); the suites as test classes
+to subclass are in ``kitcore.testing.suites``. Names load on first use, so importing
+one suite does not import the others.
 """
 
 from __future__ import annotations
