@@ -122,7 +122,8 @@ async def test_instances_join_and_leave_mid_flight() -> None:
         await fleet.remove("a:1")
         await fleet.add("c:3")
         after = await asyncio.gather(*(call(i) for i in range(40)))
-        assert set(after) == {"b:2", "c:3"}
+        # The newcomer is probed at once; then the cheaper of the two takes the calls.
+        assert "c:3" in after and set(after) <= {"b:2", "c:3"}
         fleet["a:1"].release()
         assert set(await asyncio.gather(*before)) <= {"a:1", "b:2"}
         assert len(balancer.costs()) == 2
