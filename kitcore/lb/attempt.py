@@ -13,6 +13,11 @@ own timeout, the shorter of
 The same estimate says when a retry cannot fit: a retry does not start when the time
 left is under the method's median latency. Latencies are kept per ``key(request)``
 (the method, for a typed client), since methods differ.
+
+The callee is still told the call's whole deadline (``Kit-Timeout``, the gRPC
+deadline): only the caller's wait for this attempt is cut, and the attempt cancelled
+(its connection closed), so a slow server is not told to give up earlier than the
+caller would.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ stays on the exception (``errors``, ``str()``) for logs and traces, never on the
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -75,17 +76,22 @@ class RetryError(KitError):
         self.args = (detail,)
 
     def public(self) -> KitError:
-        """The final error's kind with a generic message, for callers outside this process.
+        """The final error as callers outside this process may see it.
 
-        A ``retry_after`` hint is kept; everything else stays on this exception.
+        A final error that came off the wire (``remote``: what a server chose to tell
+        its callers) is passed on as it is; any other gets its kind with a generic
+        message (keeping a ``retry_after`` hint), the rest staying on this exception.
         """
-        kind = type(self.final) if isinstance(self.final, KitError) else Unavailable
+        final = self.final
+        if isinstance(final, KitError) and final.remote:
+            return final
+        kind = type(final) if isinstance(final, KitError) else Unavailable
         message = self.code.replace("_", " ")
         try:
             error = kind(message)
         except TypeError:  # a subclass with its own constructor: fall back to its code's kind
             error = ERRORS.get(self.code, Unavailable)(message)
-        retry_after = getattr(self.final, "details", {}).get("retry_after")
+        retry_after = getattr(final, "details", {}).get("retry_after")
         if retry_after is not None:
             error.details["retry_after"] = retry_after
         return error
@@ -185,13 +191,18 @@ async def _bounded_attempt(
     assert left is not None  # retry() always sets a deadline
     bound = policy.timeout(request, left, attempts_left)
     start = time.perf_counter()
+    # The callee still sees the call's deadline (a server is told how long the caller
+    # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
     try:
-        with context.timeout(bound):
-            result = await context.enforce(_attempt(balancer, request))
-    except DeadlineExceeded:
-        if bound < left and not _expired():
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(bound):
+                result = await _attempt(balancer, request)
+        else:
+            result = await asyncio.wait_for(_attempt(balancer, request), bound)
+    except (TimeoutError, asyncio.TimeoutError):
+        if bound < left:
             raise DeadlineExceeded(f"attempt timed out after {bound:.3f} s") from None
-        raise
+        raise DeadlineExceeded("deadline exceeded") from None
     policy.observe(request, time.perf_counter() - start)
     return result
 
