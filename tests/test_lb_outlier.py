@@ -172,3 +172,16 @@ def test_bad_settings_are_refused() -> None:
         OutlierEjection(FixedEndpointer([]), consecutive_failures=0)
     with pytest.raises(ValueError):
         OutlierEjection(FixedEndpointer([]), base_ejection=10, max_ejection=5)
+
+
+async def test_calls_cut_by_their_attempt_timeout_count_as_failures() -> None:
+    from kitcore.lb import AttemptTimeout
+
+    async with Fleet("a:1", "b:2") as fleet:
+        fleet["a:1"].hung = True
+        source = OutlierEjection(fleet.endpointer, consecutive_failures=2)
+        call = retry(2, 0.2, RoundRobin(source), attempt_timeout=AttemptTimeout())
+        answers = [await call(i) for i in range(6)]
+        assert answers == ["b:2"] * 6
+        assert [e for e in source.ejected()] == [(await fleet.endpointer.endpoints())[0]]
+        assert fleet["a:1"].calls == 2 and fleet["a:1"].cancelled == 2

@@ -17,16 +17,37 @@ left is under the method's median latency. Latencies are kept per ``key(request)
 The callee is still told the call's whole deadline (``Kit-Timeout``, the gRPC
 deadline): only the caller's wait for this attempt is cut, and the attempt cancelled
 (its connection closed), so a slow server is not told to give up earlier than the
-caller would.
+caller would. Instance trackers (``PeakEwma``, ``OutlierEjection``) still need to know
+that a cancelled call was cut by its timeout (the instance's fault), not by its caller
+or a hedge that won (nobody's): ``timed_out()`` tells them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from typing import Any
 
+from kitcore import context
 from kitcore.lb.latency import LatencyHistogram
+
+attempt_deadline: ContextVar[float | None] = ContextVar("kit_attempt_deadline", default=None)
+"""The ``time.monotonic()`` instant the current attempt's wait ends at, set by Retry."""
+
+
+def timed_out() -> bool:
+    """True when the current attempt's timeout or the call's deadline has passed.
+
+    A tracker asks this when a call it wraps is cancelled: True means the instance was
+    too slow; False means the caller went away or another attempt answered first.
+    """
+    now = time.monotonic()
+    bound = attempt_deadline.get()
+    if bound is not None and now >= bound:
+        return True
+    call = context.deadline()
+    return call is not None and now >= call
 
 
 def _one_key(request: Any) -> Hashable:

@@ -12,7 +12,9 @@ Choices this module makes:
 - The cost decays towards zero while an instance gets no calls, so a once-slow
   instance is tried again later rather than starved for ever.
 - A failure (not the caller's fault) counts as a call of ``penalty`` seconds, so an
-  instance that fails fast does not draw the traffic by looking fast.
+  instance that fails fast does not draw the traffic by looking fast; so does a call
+  cancelled by its timeout (``kitcore.lb.attempt.timed_out``), not one cancelled by its
+  caller or by a hedge that won.
 - Cold start, as Finagle's: a new instance, not yet measured, gets one probe call at
   once; until that answers it looks busier than any measured instance, so it is
   neither flooded (a cost of zero would draw every call) nor starved (a guessed cost
@@ -24,6 +26,7 @@ noisy neighbours, a bad deploy); it costs two clock reads and two ``exp`` per ca
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
@@ -32,6 +35,7 @@ from typing import Any
 
 from kitcore.endpoint import Endpoint
 from kitcore.errors import is_caller_fault
+from kitcore.lb.attempt import timed_out
 from kitcore.lb.balancer import EndpointSource, no_endpoints
 from kitcore.lb.wrappers import Wrappers
 
@@ -84,6 +88,11 @@ class _Measured:
             if not is_caller_fault(exc):
                 rtt = max(rtt, self._balancer.penalty)
             self.observe(rtt, now)
+            raise
+        except asyncio.CancelledError:
+            if timed_out():  # cut by its timeout: as slow as a failure
+                now = clock()
+                self.observe(max(now - start, self._balancer.penalty), now)
             raise
         else:
             now = clock()

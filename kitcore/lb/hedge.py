@@ -33,6 +33,9 @@ from kitcore.endpoint import Endpoint
 from kitcore.lb.balancer import Balancer
 from kitcore.lb.budget import RetryBudget
 from kitcore.lb.latency import LatencyHistogram
+from kitcore.lb.wrappers import Wrappers
+
+_MAX_WRAPPERS = 1024
 
 
 def _always(request: Any) -> bool:
@@ -74,19 +77,24 @@ class Hedge:
         self._window = window
         self._clock = clock
         self._latencies: dict[Hashable, LatencyHistogram] = {}
+        self._hedging: Wrappers[_Hedging] = Wrappers(self._wrap)
         self.hedged = 0
         """Backup attempts sent so far."""
 
     async def endpoint(self) -> Endpoint:
-        """An endpoint of the wrapped balancer that hedges the calls it may."""
+        """An endpoint of the wrapped balancer that hedges the calls it may.
+
+        The same wrapper each time for the same endpoint, so that callers (``Retry``)
+        can tell instances apart.
+        """
         primary = await self._balancer.endpoint()
+        if len(self._hedging) > _MAX_WRAPPERS:
+            # The balancer's endpoints are not listed here to prune by: start afresh.
+            self._hedging = Wrappers(self._wrap)
+        return self._hedging.get(primary)
 
-        async def hedging(request: Any) -> Any:
-            if not self._allowed(request):
-                return await primary(request)
-            return await self._call(primary, request)
-
-        return hedging
+    def _wrap(self, endpoint: Endpoint) -> _Hedging:
+        return _Hedging(endpoint, self)
 
     def _histogram(self, request: Any) -> LatencyHistogram:
         key = self._key(request)
@@ -133,6 +141,21 @@ class Hedge:
             if candidate is not primary:
                 return candidate
         return None
+
+
+class _Hedging:
+    """The endpoint Hedge returns for one of its balancer's endpoints."""
+
+    __slots__ = ("_hedge", "endpoint")
+
+    def __init__(self, endpoint: Endpoint, hedge: Hedge) -> None:
+        self.endpoint = endpoint
+        self._hedge = hedge
+
+    async def __call__(self, request: Any) -> Any:
+        if not self._hedge._allowed(request):
+            return await self.endpoint(request)
+        return await self._hedge._call(self.endpoint, request)
 
 
 async def _first_success(first: asyncio.Future[Any], tasks: set[asyncio.Future[Any]]) -> Any:

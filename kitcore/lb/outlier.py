@@ -5,7 +5,8 @@ disk, a stopped process whose lease has not run out). As Envoy's outlier detecti
 this source watches each instance's calls and ejects it
 
 - after ``consecutive_failures`` failures in a row (not the caller's fault:
-  ``NotFound`` says nothing of the instance's health; a timeout does), or
+  ``NotFound`` says nothing of the instance's health; a timeout does, even one that
+  cancels the call: see ``kitcore.lb.attempt.timed_out``), or
 - when, over an ``interval``, its success rate falls more than ``success_rate_margin``
   below the fleet's mean (only instances with ``success_rate_volume`` calls count, and
   only when at least ``success_rate_min_hosts`` of them do),
@@ -22,6 +23,7 @@ fixed pause of ``HealthyEndpoints``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +31,7 @@ from typing import Any
 
 from kitcore.endpoint import Endpoint
 from kitcore.errors import is_caller_fault
+from kitcore.lb.attempt import timed_out
 from kitcore.lb.balancer import EndpointSource
 from kitcore.lb.wrappers import Wrappers
 
@@ -62,17 +65,24 @@ class _Watched:
             result = await self.endpoint(request)
         except Exception as exc:
             if not is_caller_fault(exc):
-                self.calls += 1
-                self.failures += 1
-                self.consecutive += 1
-                if self.consecutive >= self._owner.consecutive_failures:
-                    self._owner._eject(self)
+                self._failed()
+            raise
+        except asyncio.CancelledError:
+            if timed_out():  # cut by its timeout, not by its caller or a winning hedge
+                self._failed()
             raise
         self.calls += 1
         self.consecutive = 0
         if self.ejections:
             self._owner._heal(self)
         return result
+
+    def _failed(self) -> None:
+        self.calls += 1
+        self.failures += 1
+        self.consecutive += 1
+        if self.consecutive >= self._owner.consecutive_failures:
+            self._owner._eject(self)
 
 
 class OutlierEjection:

@@ -4,11 +4,12 @@ As Go kit's ``lb.Retry`` / ``lb.RetryWithCallback``: at most ``max_attempts`` at
 within one overall deadline. Errors that are the caller's fault (invalid argument, not
 found...) are raised at once: another instance would answer the same.
 
-Beyond Go kit, each attempt may get its own timeout (``attempt_timeout``, see
-``kitcore.lb.attempt``) so that a hung instance costs one share of the deadline, not
-all of it; a retry does not start when the time left cannot cover it; and a
-``RetryBudget`` (``kitcore.lb.budget``) caps retries to a share of the traffic, so an
-outage does not multiply the load by the attempt count.
+Beyond Go kit, a retry goes to an instance the call has not tried yet when the
+balancer offers one within a few picks; each attempt may get its own timeout
+(``attempt_timeout``, see ``kitcore.lb.attempt``) so that a hung instance costs one
+share of the deadline, not all of it; a retry does not start when the time left
+cannot cover it; and a ``RetryBudget`` (``kitcore.lb.budget``) caps retries to a share
+of the traffic, so an outage does not multiply the load by the attempt count.
 
 The error a caller sees says what happened in general terms (``3 attempt(s) failed:
 unavailable``); what each attempt met (internal addresses, client-library errors)
@@ -27,7 +28,7 @@ from kitcore import context
 from kitcore.backoff import Backoff
 from kitcore.endpoint import Endpoint
 from kitcore.errors import ERRORS, DeadlineExceeded, KitError, Unavailable, is_caller_fault
-from kitcore.lb.attempt import AttemptTimeout
+from kitcore.lb.attempt import AttemptTimeout, attempt_deadline
 from kitcore.lb.balancer import Balancer
 from kitcore.lb.budget import RetryBudget
 
@@ -102,8 +103,19 @@ def _expired() -> bool:
     return left is not None and left <= 0
 
 
-async def _attempt(balancer: Balancer, request: Any) -> Any:
+_REPICKS = 2  # extra picks a retry may make to reach an instance this call has not tried
+
+
+async def _attempt(balancer: Balancer, request: Any, tried: list[Endpoint]) -> Any:
     chosen = await balancer.endpoint()
+    if tried:
+        # Under concurrent load a shared balancer can hand a retry the very instance
+        # that just failed it (round robin's counter moved on by others' calls).
+        for _ in range(_REPICKS):
+            if chosen not in tried:
+                break
+            chosen = await balancer.endpoint()
+    tried.append(chosen)
     return await chosen(request)
 
 
@@ -136,6 +148,7 @@ def retry(
 
     async def endpoint(request: Any) -> Any:
         errors: list[BaseException] = []
+        tried: list[Endpoint] = []
         if budget is not None:
             budget.deposit()
         with context.timeout(timeout):
@@ -143,9 +156,9 @@ def retry(
                 try:
                     if attempt_timeout is None:
                         # One enforce per attempt: each asyncio timeout scope costs a few us.
-                        return await context.enforce(_attempt(balancer, request))
+                        return await context.enforce(_attempt(balancer, request, tried))
                     return await _bounded_attempt(
-                        balancer, request, attempt_timeout, max_attempts - attempt + 1
+                        balancer, request, tried, attempt_timeout, max_attempts - attempt + 1
                     )
                 except Exception as exc:
                     if is_caller_fault(exc):
@@ -185,24 +198,31 @@ def retry(
 
 
 async def _bounded_attempt(
-    balancer: Balancer, request: Any, policy: AttemptTimeout, attempts_left: int
+    balancer: Balancer,
+    request: Any,
+    tried: list[Endpoint],
+    policy: AttemptTimeout,
+    attempts_left: int,
 ) -> Any:
     left = context.remaining()
     assert left is not None  # retry() always sets a deadline
     bound = policy.timeout(request, left, attempts_left)
     start = time.perf_counter()
+    token = attempt_deadline.set(time.monotonic() + bound)
     # The callee still sees the call's deadline (a server is told how long the caller
     # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
     try:
         if sys.version_info >= (3, 11):
             async with asyncio.timeout(bound):
-                result = await _attempt(balancer, request)
+                result = await _attempt(balancer, request, tried)
         else:
-            result = await asyncio.wait_for(_attempt(balancer, request), bound)
+            result = await asyncio.wait_for(_attempt(balancer, request, tried), bound)
     except (TimeoutError, asyncio.TimeoutError):
         if bound < left:
             raise DeadlineExceeded(f"attempt timed out after {bound:.3f} s") from None
         raise DeadlineExceeded("deadline exceeded") from None
+    finally:
+        attempt_deadline.reset(token)
     policy.observe(request, time.perf_counter() - start)
     return result
 
