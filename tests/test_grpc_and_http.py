@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("kit_grpc")
 pytest.importorskip("kit_http")
 
-import kit_grpc
+from kit_grpc.serve import serve as serve_grpc
 from kit_http.serve import serve as serve_http
 
 from kitcore import connect
@@ -34,7 +34,7 @@ async def test_one_service_on_http_and_grpc_at_once() -> None:
     service = Echo()
     servers = asyncio.gather(
         serve_http(service, f"http://127.0.0.1:{http_port}", started=lambda *_: ready.append("h")),
-        kit_grpc.serve(service, f"127.0.0.1:{grpc_port}", started=lambda *_: ready.append("g")),
+        serve_grpc(service, f"127.0.0.1:{grpc_port}", started=lambda *_: ready.append("g")),
     )
     try:
         for _ in range(300):

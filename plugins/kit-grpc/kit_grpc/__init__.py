@@ -1,6 +1,7 @@
 """kit-grpc: kit's gRPC transport on grpc.aio.
 
-Serve a typed service with ``serve(service, "grpc://host:port")`` (or ``add_service`` on
+Serve a typed service with ``kit_grpc.serve.serve(service, "grpc://host:port")`` (the
+module shares the name, so it is not re-exported here), or ``add_service`` on
 your own ``grpc.aio.Server``), with protobuf derived at run time from its signatures;
 bind single endpoints Go kit style with ``Server`` and ``ClientEndpoint``; call a typed
 service with ``kitcore.connect(Service, "grpc://host:port")``.
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from kit_grpc.client import ClientEndpoint, ServiceClient
     from kit_grpc.options import Outgoing, ServerOptions
     from kit_grpc.schema import Schema, schema
-    from kit_grpc.serve import serve, start
     from kit_grpc.server import Server, register
 
 __all__ = [
@@ -30,8 +30,6 @@ __all__ = [
     "add_service",
     "register",
     "schema",
-    "serve",
-    "start",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -44,8 +42,6 @@ __getattr__, __dir__ = lazy_exports(
         "ServerOptions": "kit_grpc.options",
         "Schema": "kit_grpc.schema",
         "schema": "kit_grpc.schema",
-        "serve": "kit_grpc.serve",
-        "start": "kit_grpc.serve",
         "Server": "kit_grpc.server",
         "register": "kit_grpc.server",
     },
