@@ -97,6 +97,12 @@ class Handler:
             raise AssertionError("unreachable: abort raises")  # pragma: no cover
         finally:
             seconds = time.perf_counter() - start
+            if code is grpc.StatusCode.CANCELLED:
+                left = ctx.time_remaining()
+                if left is not None and left <= 0:
+                    # grpc cancels the handler when the deadline passes and answers
+                    # DEADLINE_EXCEEDED itself, sometimes before kit's own timer fires.
+                    code = grpc.StatusCode.DEADLINE_EXCEEDED
             for finalizer in options.finalizer:
                 try:
                     finalizer(metadata, code, seconds)
