@@ -1,8 +1,8 @@
 """kit-grpc: kit's gRPC transport on grpc.aio.
 
 Serve a typed service with ``kit_grpc.serve.serve(service, "grpc://host:port")`` (the
-module shares the name, so it is not re-exported here), or ``add_service`` on
-your own ``grpc.aio.Server``), with protobuf derived at run time from its signatures;
+module shares the name, so it is not re-exported here) or ``add_service`` on your own
+``grpc.aio.Server``, with protobuf derived at run time from its signatures;
 bind single endpoints Go kit style with ``Server`` and ``ClientEndpoint``; call a typed
 service with ``kitcore.connect(Service, "grpc://host:port")``.
 """
