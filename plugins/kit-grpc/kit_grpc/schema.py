@@ -467,10 +467,6 @@ class Schema:
     methods: Mapping[str, MethodSchema]
     """By kit method name."""
 
-    def by_path(self) -> dict[str, MethodSchema]:
-        """The methods by gRPC method name (``"Uppercase"``)."""
-        return {m.name: m for m in self.methods.values()}
-
 
 _schemas: dict[tuple[int, str], tuple[ServiceSpec, Schema]] = {}
 

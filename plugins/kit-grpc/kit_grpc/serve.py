@@ -34,6 +34,7 @@ from kit_grpc.app import add_service
 from kit_grpc.client import MAX_MESSAGE, channel_options
 from kit_grpc.proto import render
 from kit_grpc.schema import DEFAULT_PACKAGE, Schema, schema
+from kitcore.service import describe
 
 DEFAULT_URL = "grpc://0.0.0.0:8081"
 
@@ -49,7 +50,14 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 def _services(target: Any) -> list[object]:
     items = list(target) if isinstance(target, list | tuple) else [target]
-    return [item() if isinstance(item, type) else item for item in items]
+    services = [item() if isinstance(item, type) else item for item in items]
+    for service in services:
+        if not describe(service).methods:
+            raise TypeError(
+                f"cannot serve {service!r} over gRPC: want a service (a class with public "
+                "async methods), or a list of them; bind single endpoints with kit_grpc.Server"
+            )
+    return services
 
 
 def reflection_pool(schemas: Iterable[Schema]) -> descriptor_pool.DescriptorPool:

@@ -204,3 +204,8 @@ async def test_invalid_request_fields_name_the_field(svc: SimpleNamespace) -> No
         with pytest.raises(InvalidArgument, match="Empty string"):
             await client.uppercase("")
         assert await client.uppercase("abc") == "ABC"
+
+
+async def test_serving_something_that_is_not_a_service_is_refused() -> None:
+    with pytest.raises(TypeError, match="cannot serve"):
+        await start({"count": lambda r: r}, "127.0.0.1:0")
