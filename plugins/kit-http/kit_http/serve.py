@@ -359,7 +359,13 @@ def run(coro: Any) -> None:
     help="The ASGI server to run on.",
 )
 @click.option("--log-level", default="warning", show_default=True, help="The server's log level.")
-def serve_command(target: str, listen: str, server: str, log_level: str) -> None:
+@click.option(
+    "--transport",
+    default="http",
+    show_default=True,
+    help="Serve with another transport plugin's server instead (grpc: kit-grpc).",
+)
+def serve_command(target: str, listen: str, server: str, log_level: str, transport: str) -> None:
     """Serve TARGET (module:attr: a service, an endpoint mapping or an ASGI app) over HTTP."""
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
@@ -368,6 +374,9 @@ def serve_command(target: str, listen: str, server: str, log_level: str) -> None
         parse_listen(listen)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from exc
+    if transport != "http":
+        _serve_other(transport, obj, target, listen)
+        return
 
     def started(host: str, port: int) -> None:
         click.echo(f"kit-http serving {target} on http://{host}:{port} ({server})", err=True)
@@ -377,3 +386,21 @@ def serve_command(target: str, listen: str, server: str, log_level: str) -> None
             run(serve(obj, listen, server=server, log_level=log_level, started=started))
         except ListenError as exc:
             raise click.ClickException(str(exc.strerror)) from None
+
+
+def _serve_other(transport: str, obj: Any, target: str, listen: str) -> None:
+    """Serve ``obj`` with the ``server`` that the transport plugin ``transport`` registered."""
+    from kitcore.plugins import BackendNotFound, plugins
+
+    try:
+        serve_with = plugins().backend("transports", transport).meta.get("server")
+    except BackendNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="--transport") from exc
+    if serve_with is None:
+        raise click.BadParameter(f"{transport} has no server", param_hint="--transport")
+
+    def started(host: str, port: int) -> None:
+        click.echo(f"kit serving {target} on {transport}://{host}:{port}", err=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve_with(obj, f"{transport}://{listen}", started=started))
