@@ -87,6 +87,8 @@ class Tracing:
             if processor == "simple":
                 self.processor = SimpleSpanProcessor(self.exporter)
             elif processor == "batch":
+                if queue is not None and batch is None:
+                    batch = min(queue, 512)  # the SDK refuses a batch larger than the queue
                 self.processor = BoundedProcessor(
                     self.exporter,
                     max_queue_size=queue,
