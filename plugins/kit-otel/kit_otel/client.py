@@ -12,6 +12,7 @@ the instance it reached. Why an attempt failed is ``kit.attempt.failure``:
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from opentelemetry.trace import SpanKind
 
 from kit_otel.server import Attributes, rpc_attributes
 from kit_otel.spans import record_error
+from kitcore import context
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import DeadlineExceeded, KitError, ResourceExhausted, Unavailable
 
@@ -38,8 +40,13 @@ def failure_reason(error: BaseException, sent: bool) -> str:
     """Why an attempt failed, for ``kit.attempt.failure``.
 
     A refusal before anything was sent is the breaker's (kitcore's breakers raise
-    Unavailable saying the circuit is open) or the limiter's (ResourceExhausted).
+    Unavailable saying the circuit is open) or the limiter's (ResourceExhausted). An
+    attempt cancelled once the deadline has passed is the deadline's (Retry's timeout
+    cancels the attempt, then raises DeadlineExceeded itself).
     """
+    if isinstance(error, asyncio.CancelledError):
+        left = context.remaining()
+        return "deadline" if left is not None and left <= 0 else "cancelled"
     if isinstance(error, DeadlineExceeded):
         return "deadline"
     if isinstance(error, ResourceExhausted):
@@ -106,7 +113,7 @@ def attempt_middleware(tracing: Tracing, *, system: str, service: str | None = N
             try:
                 return await next_(call)
             except BaseException as exc:
-                if span.is_recording() and isinstance(exc, Exception):
+                if span.is_recording():
                     sent = "server.address" in span.attributes  # type: ignore[attr-defined]
                     span.set_attribute(FAILURE, failure_reason(exc, sent))
                 record_error(span, exc, server=False)

@@ -154,6 +154,12 @@ class Tracing:
         """A span per attempt, over each instance's endpoint (``connect(middleware=...)``)."""
         return client.attempt_middleware(self, system=system, service=service)
 
+    def connect(self, service: type[Any], target: str, **options: Any) -> Any:
+        """``kitcore.connect`` with call and attempt spans: see ``kit_otel.connect``."""
+        from kit_otel.connect import traced_connect
+
+        return traced_connect(self, service, target, **options)
+
     def watch(self, instancer: Instancer, service: str = "") -> asyncio.Task[None]:
         """Record ``instancer``'s changes as span events until it closes."""
         return sd.watch_discovery(self, instancer, service)
