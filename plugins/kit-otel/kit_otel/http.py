@@ -11,6 +11,7 @@ request that fails decoding (400) or is cut short still gets its span. Client:
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -104,7 +105,13 @@ class HTTPServerTracing:
         version = scope.get("http_version")
         if version:
             attributes["network.protocol.version"] = version
-        span = tracing.tracer.start_span(method, parent, SpanKind.SERVER, attributes)
+        name = method
+        if not request.path_params:
+            # With no path parameters the path is the route's template itself: an explicit
+            # route's span gets its name here, a service method's from named_middleware.
+            attributes["http.route"] = scope["path"]
+            name = f"{method} {scope['path']}"
+        span = tracing.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         scope[_SPAN] = (span, token)
         return None
@@ -155,8 +162,25 @@ def client_before(tracing: Tracing) -> Callable[[Any], None]:
 
     def before(outgoing: Any) -> None:
         inject(propagator, outgoing.headers)
+        name_peer(trace.get_current_span(), outgoing.method, outgoing.url)
 
     return before
+
+
+def name_peer(span: trace.Span, method: str, url: Any) -> None:
+    """Put the instance called (``server.address``, ``server.port``, ``url.full``) on ``span``."""
+    if not span.is_recording():
+        return
+    if isinstance(url, str):
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port
+    else:  # aiohttp's yarl.URL
+        host, port = url.host, url.port
+    span.set_attribute("server.address", host or "")
+    if port is not None:
+        span.set_attribute("server.port", port)
+    span.set_attribute("url.full", str(url))
+    span.set_attribute("http.request.method", method)
 
 
 def trace_config(tracing: Tracing) -> aiohttp.TraceConfig:
@@ -173,14 +197,7 @@ def trace_config(tracing: Tracing) -> aiohttp.TraceConfig:
         session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any
     ) -> None:
         inject(propagator, params.headers)
-        span = trace.get_current_span()
-        if span.is_recording():
-            url = params.url
-            span.set_attribute("server.address", url.host or "")
-            if url.port is not None:
-                span.set_attribute("server.port", url.port)
-            span.set_attribute("url.full", str(url))
-            span.set_attribute("http.request.method", params.method)
+        name_peer(trace.get_current_span(), params.method, params.url)
 
     async def on_request_end(
         session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any

@@ -9,6 +9,7 @@ counts them, so a dashboard can show tracing losing data instead of a service sl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -43,6 +44,27 @@ class CountingExporter(SpanExporter):
         return self.exporter.force_flush(timeout_millis)
 
 
+class _DropCounter:
+    """Stands in for the SDK processor's own metrics, counting the drops it reports.
+
+    The SDK reports each span its full queue drops at the moment it drops it, on the
+    thread ending the span; counting there is exact, where checking the queue's length
+    beforehand races with the export thread taking a batch.
+    """
+
+    def __init__(self, metrics: Any) -> None:
+        self.metrics = metrics
+        self.dropped = 0
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        """Count ``count`` dropped spans (queue full, or ended after shutdown), then report."""
+        self.dropped += count
+        self.metrics.drop_items(count, error_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.metrics, name)
+
+
 class BoundedProcessor(BatchSpanProcessor):
     """The SDK's batch processor, counting the spans its full queue drops."""
 
@@ -60,16 +82,11 @@ class BoundedProcessor(BatchSpanProcessor):
             schedule_delay_millis=schedule_delay_millis,
             max_export_batch_size=max_export_batch_size,
         )
-        self.dropped = 0
-        # The SDK's queue is a deque with a maxlen: appending to a full one drops the
-        # oldest span. Its length is the only way to see that happen.
-        self._queue = self._batch_processor._queue
+        batcher = self._batch_processor
+        self._drops = _DropCounter(batcher._metrics)
+        batcher._metrics = self._drops
 
-    def on_end(self, span: ReadableSpan) -> None:
-        """Queue the sampled span for export; count it as dropped when the queue is full."""
-        if span.context is None or not span.context.trace_flags.sampled:
-            return
-        queue = self._queue
-        if len(queue) == queue.maxlen:
-            self.dropped += 1
-        super().on_end(span)
+    @property
+    def dropped(self) -> int:
+        """Spans dropped: the queue was full, or they ended after shutdown."""
+        return self._drops.dropped

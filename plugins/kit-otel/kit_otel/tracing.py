@@ -142,17 +142,13 @@ class Tracing:
         """A CLIENT span per call: see ``kit_otel.client.client_middleware``."""
         return client.client_middleware(self, method, **options)
 
-    def call_middleware(
-        self, *, system: str = http.SYSTEM, service: str | None = None
-    ) -> Middleware:
-        """The logical call's span, over ``kitcore.Call`` endpoints (outside Retry)."""
-        return client.call_middleware(self, system=system, service=service)
+    def call_middleware(self, *, system: str = http.SYSTEM, **options: Any) -> Middleware:
+        """The logical call's span, outside Retry: see ``kit_otel.client.call_middleware``."""
+        return client.call_middleware(self, system=system, **options)
 
-    def attempt_middleware(
-        self, *, system: str = http.SYSTEM, service: str | None = None
-    ) -> Middleware:
+    def attempt_middleware(self, *, system: str = http.SYSTEM, **options: Any) -> Middleware:
         """A span per attempt, over each instance's endpoint (``connect(middleware=...)``)."""
-        return client.attempt_middleware(self, system=system, service=service)
+        return client.attempt_middleware(self, system=system, **options)
 
     def connect(self, service: type[Any], target: str, **options: Any) -> Any:
         """``kitcore.connect`` with call and attempt spans: see ``kit_otel.connect``."""
