@@ -63,13 +63,19 @@ def _method_name(call: Any) -> str:
     return str(getattr(method, "name", "call"))
 
 
-def call_middleware(tracing: Tracing, *, system: str, service: str | None = None) -> Middleware:
-    """A Middleware over ``kitcore.Call`` endpoints: one INTERNAL span per logical call."""
+def call_middleware(
+    tracing: Tracing, *, system: str, service: str | None = None, method: str | None = None
+) -> Middleware:
+    """A Middleware over ``kitcore.Call`` endpoints: one INTERNAL span per logical call.
+
+    ``method`` names the calls when the requests are not Calls (an explicit Retry).
+    """
     tracer = tracing.tracer
+    fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
-            method = _method_name(call)
+            method = fixed or _method_name(call)
             name = f"{service}/{method}" if service else method
             span = tracer.start_span(
                 name, None, SpanKind.INTERNAL, rpc_attributes(system, service, method)
@@ -91,13 +97,16 @@ def call_middleware(tracing: Tracing, *, system: str, service: str | None = None
     return middleware
 
 
-def attempt_middleware(tracing: Tracing, *, system: str, service: str | None = None) -> Middleware:
+def attempt_middleware(
+    tracing: Tracing, *, system: str, service: str | None = None, method: str | None = None
+) -> Middleware:
     """A Middleware over one instance's endpoint: a CLIENT span per attempt."""
     tracer = tracing.tracer
+    fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
-            method = _method_name(call)
+            method = fixed or _method_name(call)
             counter = _attempts.get()
             number = 1
             if counter is not None:
