@@ -78,8 +78,24 @@ def kit_register_metrics(register: Register) -> None:
 def kit_register_tracing(register: Register) -> None:
     """Register tracers: ``register(name, tracing_factory)``.
 
-    ``tracing_factory(url, **options)`` returns an object whose ``middleware(name)``
-    returns a server-side Middleware tracing the endpoint ``name``.
+    ``tracing_factory(url, **options)`` returns a tracer object; ``name`` is the URL
+    scheme or bare name it serves (``otlp``, ``zipkin``, ``console``, ``opentracing``).
+    Every tracer object has:
+
+    - ``middleware(name)``: a server-side Middleware tracing the endpoint ``name``; its
+      parent is read from the incoming metadata a transport binds into
+      ``kitcore.context`` under ``"kit.metadata"`` (a mapping of lower-case str to str:
+      HTTP headers, gRPC metadata), when there is one.
+    - ``server_middleware(method, *, system, service=None, metadata=None)`` and
+      ``client_middleware(method, *, system, service=None)``: the same for a transport
+      that names itself (``rpc.system``: ``"grpc"``, ``"jsonrpc"``) and the service;
+      ``metadata()`` returns the incoming metadata. The client span is current while
+      the wrapped endpoint runs, so the transport injects it with ``inject``.
+    - ``inject(metadata)``: write the current trace context into an outgoing mutable
+      mapping of str to str; ``extract(metadata)``: the caller's context, or None.
+    - ``close()``: flush what is buffered and stop.
+
+    A malformed incoming trace context starts a new trace; it never fails the call.
     """
 
 
