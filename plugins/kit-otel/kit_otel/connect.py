@@ -81,5 +81,5 @@ def traced_connect(
         finally:
             await session.close()
 
-    client.close = close_all  # type: ignore[method-assign]
+    client.close = close_all
     return trace_calls(client, service, tracing.call_middleware(system=system, service=name))
