@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,8 +113,17 @@ def test_kit_serve_serves_a_target_until_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
+    announced = ""
     try:
         wait_port("127.0.0.1", port)
+        # The line comes from the started callback, which may run a moment after the
+        # port opens: wait for it before SIGTERM, or a fast test races it.
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 20
+        while "serving" not in announced and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                announced += proc.stderr.readline()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}{path}",
             data=json.dumps(body).encode(),
@@ -123,8 +134,8 @@ def test_kit_serve_serves_a_target_until_sigterm(
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
-    assert proc.returncode == 0, err
-    assert f"serving {target} on http://127.0.0.1:{port}" in err
+    assert proc.returncode == 0, announced + err
+    assert f"serving {target} on http://127.0.0.1:{port}" in announced + err
 
 
 def test_kit_serve_reports_bad_targets(tmp_path: Path) -> None:
