@@ -117,7 +117,13 @@ KINDS: dict[str, str] = {
 """Registration hook name -> the kind of backend it registers."""
 
 PROVIDERS: dict[str, dict[str, str]] = {
-    "transports": {"http": "kit-http", "https": "kit-http", "grpc": "kit-grpc"},
+    "transports": {
+        "http": "kit-http",
+        "https": "kit-http",
+        "grpc": "kit-grpc",
+        "nats": "kit-nats",
+        "amqp": "kit-amqp",
+    },
     "discovery": {
         "consul": "kit-consul",
         "etcd": "kit-etcd",

@@ -1,0 +1,116 @@
+"""A conformance suite for message transports (kit-nats, kit-amqp, a third party's).
+
+``EchoService`` is the service every transport serves in its tests; ``check_typed_calls``
+calls it through the transport's typed client and checks what any kit transport must
+do: results of the declared types, every error kind raised again as the same class
+with the same message and details, the caller's deadline reaching the server and
+bounding the call on both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from kitcore import context
+from kitcore.errors import ERRORS, DeadlineExceeded, KitError
+
+
+class Pair(msgspec.Struct):
+    """A result with some structure."""
+
+    text: str
+    length: int
+
+
+class EchoService:
+    """The service a message transport's tests serve."""
+
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+        self.seen_remaining: list[float | None] = []
+        self.started = asyncio.Event()
+
+    async def uppercase(self, s: str) -> str:
+        """Return ``s`` in upper case."""
+        return s.upper()
+
+    async def pair(self, s: str, repeat: int = 1) -> Pair:
+        """Return ``s`` repeated and its length."""
+        text = s * repeat
+        return Pair(text, len(text))
+
+    async def fail(
+        self, code: str, message: str = "", details: dict[str, Any] | None = None
+    ) -> str:
+        """Raise the error kind ``code`` with ``message`` and ``details``."""
+        raise ERRORS[code](message, details=details)
+
+    async def crash(self) -> str:
+        """Raise an unexpected exception (its text must not reach the caller)."""
+        raise RuntimeError("secret: database password is hunter2")
+
+    async def remaining(self) -> float:
+        """Return the seconds left before the call's deadline, as the server sees it."""
+        left = context.remaining()
+        return -1.0 if left is None else left
+
+    async def slow(self, seconds: float) -> str:
+        """Sleep ``seconds``; records a cancellation by the deadline."""
+        self.started.set()
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return "done"
+
+    async def context_value(self, key: str) -> str:
+        """Return the request-scoped value ``key`` (set by a ``before`` option)."""
+        return str(context.get(key, ""))
+
+
+async def check_typed_calls(client: Any, service: EchoService) -> None:
+    """Check a typed client of ``EchoService`` through a transport; raises AssertionError."""
+    assert await client.uppercase("hello") == "HELLO"
+    assert await client.pair("ab", repeat=3) == Pair("ababab", 6)
+    for code, cls in ERRORS.items():
+        try:
+            await client.fail(code, f"{code} happened", {"field": "$.s", "n": 1})
+        except KitError as exc:
+            assert type(exc) is cls, (code, type(exc))
+            assert exc.message == f"{code} happened"
+            assert exc.details.get("field") == "$.s" and exc.details.get("n") == 1, exc.details
+        else:
+            raise AssertionError(f"{code}: no error raised")
+    try:
+        await client.crash()
+    except KitError as exc:
+        assert exc.code == "internal" and "hunter2" not in exc.message, exc
+    else:
+        raise AssertionError("crash: no error raised")
+    with context.timeout(5.0):
+        left = await client.remaining()
+    assert 0 < left <= 5.0, left  # the caller's deadline reached the server
+    service.cancelled.clear()
+    with context.timeout(0.3):
+        try:
+            await client.slow(30.0)
+        except DeadlineExceeded:
+            pass
+        else:
+            raise AssertionError("slow: no DeadlineExceeded")
+    await asyncio.wait_for(service.cancelled.wait(), 10)  # the server stopped the call too
+
+
+def wait_until(predicate: Callable[[], bool]) -> Callable[[], Any]:
+    """An awaitable factory polling ``predicate`` every 20 ms (for use with wait_for)."""
+
+    async def poll() -> None:
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    return poll
