@@ -106,11 +106,12 @@ async def check_typed_calls(client: Any, service: EchoService) -> None:
     await asyncio.wait_for(service.cancelled.wait(), 10)  # the server stopped the call too
 
 
-def wait_until(predicate: Callable[[], bool]) -> Callable[[], Any]:
-    """An awaitable factory polling ``predicate`` every 20 ms (for use with wait_for)."""
+async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until ``predicate()`` holds, looking every 20 ms; TimeoutError after ``timeout``."""
 
     async def poll() -> None:
+        # What is awaited is a broker's doing elsewhere: there is no event to wait on.
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
-    return poll
+    await asyncio.wait_for(poll(), timeout)

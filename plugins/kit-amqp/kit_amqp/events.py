@@ -33,9 +33,11 @@ from typing import Any
 import aio_pika
 import msgspec
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.exceptions import DeliveryError
 
 from kit_amqp.connection import text_headers
 from kit_amqp.errors import FAILURES, from_amqp
+from kitcore.errors import Unavailable
 from kitcore.messaging.events import Delivery, EventHandler, Outcome, dead_letter_headers
 
 ATTEMPT_HEADER = "Kit-Attempt"
@@ -67,11 +69,17 @@ async def delete(channel: AbstractChannel, queue: str) -> None:
 
 
 class EventPublisher:
-    """Publishes persistent events to a queue and waits for the broker's confirm of each."""
+    """Publishes persistent events to a queue and waits for the broker's confirm of each.
 
-    def __init__(self, connection: AbstractConnection, queue: str) -> None:
+    The queue's topology is declared on first use (``declare=False`` when it is someone
+    else's), so nothing published before the first consumer started is lost; an event
+    no queue takes comes back and raises ``Unavailable``.
+    """
+
+    def __init__(self, connection: AbstractConnection, queue: str, *, declare: bool = True) -> None:
         self.connection = connection
         self.queue = queue
+        self._declare = declare
         self._channel: AbstractChannel | None = None
         self._encode = msgspec.json.Encoder().encode
 
@@ -80,7 +88,10 @@ class EventPublisher:
     ) -> str:
         """Publish ``event`` (a Struct, dict, ... or bytes); returns its message id."""
         if self._channel is None or self._channel.is_closed:
-            self._channel = await self.connection.channel(publisher_confirms=True)
+            channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+            if self._declare:
+                await declare(channel, self.queue)
+            self._channel = channel
         message_id = id or uuid.uuid4().hex
         body = event if isinstance(event, bytes) else self._encode(event)
         try:
@@ -95,6 +106,8 @@ class EventPublisher:
                 routing_key=self.queue,
                 mandatory=True,
             )
+        except DeliveryError as exc:
+            raise Unavailable(f"no queue {self.queue!r} took the event") from exc
         except FAILURES as exc:
             raise from_amqp(exc, f"publish to {self.queue}") from exc
         return message_id
