@@ -115,3 +115,67 @@ async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+class CrashRun:
+    """A consumer process killed mid-batch and restarted, its effects counted in Redis.
+
+    ``spawn()`` starts the consumer process (it handles each event by ``HINCRBY key n 1``
+    in Redis). ``run`` waits for ``kill_at`` events handled, SIGKILLs the process,
+    starts a new one, waits for all ``total`` events and for ``settled()`` (the broker
+    has nothing unacked), and returns how often each event was handled, and how many
+    had been when the kill came.
+    """
+
+    def __init__(self, spawn: Callable[[], Any], redis: Any, key: str) -> None:
+        self.spawn = spawn
+        self.redis = redis
+        self.key = key
+        self.processes: list[Any] = []
+
+    async def _handled(self) -> int:
+        return int(await self.redis.hlen(self.key))
+
+    async def _until(self, check: Callable[[], Any], timeout: float) -> None:
+        async def poll() -> None:
+            while not await check():
+                for process in self.processes:
+                    if process.poll() not in (None, -9):
+                        raise RuntimeError(f"consumer exited with {process.returncode}")
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def run(
+        self, total: int, kill_at: int, settled: Callable[[], Any], timeout: float = 180.0
+    ) -> tuple[dict[int, int], int]:
+        """Kill after ``kill_at`` handled, restart, wait for ``total``; returns the counts."""
+        first = self.spawn()
+        self.processes.append(first)
+
+        async def reached() -> bool:
+            return await self._handled() >= kill_at
+
+        await self._until(reached, timeout)
+        first.kill()
+        first.wait()
+        at_kill = await self._handled()
+        self.processes.append(self.spawn())
+
+        async def finished() -> bool:
+            return await self._handled() >= total and bool(await settled())
+
+        await self._until(finished, timeout)
+        counts = {int(k): int(v) for k, v in (await self.redis.hgetall(self.key)).items()}
+        return counts, at_kill
+
+    def close(self) -> None:
+        """Stop every consumer process still running."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except Exception:
+                    process.kill()
+                    process.wait()
