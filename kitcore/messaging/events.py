@@ -18,6 +18,7 @@ Struct is the event's JSON body), or any ``async def handle(event)`` with a deco
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +57,19 @@ class Outcome:
     error: BaseException | None = None
     stage: str = ""
     """Where it failed: ``decode``, ``handler`` or ``size``."""
+
+
+_key: ContextVar[str | None] = ContextVar("kit_idempotency_key", default=None)
+
+
+def idempotency_key() -> str | None:
+    """The idempotency key of the delivery being handled (None without a store).
+
+    A handler whose effect lives in the store's database commits the key in the same
+    transaction (``RedisStore.commit_in``): then a crash cannot split effect and commit,
+    and the effect happens exactly once.
+    """
+    return _key.get()
 
 
 ACK = Outcome("ack")
@@ -125,7 +139,11 @@ class EventHandler:
             # Another consumer holds it (or a dead one's lease runs): look again later,
             # without spending one of the message's attempts on it.
             return Outcome("retry", delay=self.lease / 2, stage="busy")
-        outcome = await self._call(event, delivery)
+        token = _key.set(key)
+        try:
+            outcome = await self._call(event, delivery)
+        finally:
+            _key.reset(token)
         if outcome.action == "ack":
             await store.commit(key)
         else:

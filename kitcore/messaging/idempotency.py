@@ -11,7 +11,9 @@ expires, and the redelivered message is then handled. What the store cannot make
 atomic is the handler's own effect and ``commit``: a kill between the two repeats that
 one effect. Exactly-once in effect therefore holds for every message except those in
 the handler at the instant of a crash (at most the consumer's concurrency), unless the
-effect and the commit share one transaction.
+effect and the commit share one transaction: a handler whose effect is in Redis adds
+the commit to its own MULTI with ``RedisStore.commit_in(pipeline, idempotency_key())``,
+and is then exactly once in effect, crashes included.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ class RedisStore:
     async def commit(self, key: str) -> None:
         """Record ``key`` as handled for ``ttl`` seconds."""
         await self.client.set(self.prefix + key, b"done", ex=max(1, int(self.ttl)))
+
+    def commit_in(self, pipeline: Any, key: str | None) -> None:
+        """Add the commit of ``key`` to ``pipeline`` (a MULTI of the handler's own effect)."""
+        if key is not None:
+            pipeline.set(self.prefix + key, b"done", ex=max(1, int(self.ttl)))
 
     async def abort(self, key: str) -> None:
         """Free the claim on ``key``."""
