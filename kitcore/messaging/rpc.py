@@ -372,13 +372,15 @@ async def _bounded(route: Route, request: Any, seconds: float | None) -> Any:
 # -- the client's side ---------------------------------------------------------------
 
 
-def request_headers(method: str, cap: float | None) -> tuple[dict[str, str], float | None]:
+def request_headers(method: str | None, cap: float | None) -> tuple[dict[str, str], float | None]:
     """Headers for a call to ``method``, and the seconds it may take (None: unbounded).
 
-    The caller's deadline, capped at ``cap``, is sent as ``Kit-Timeout``; a deadline
-    already passed raises DeadlineExceeded before anything is sent.
+    ``method`` goes in ``Kit-Method`` (None: the transport names it otherwise, as NATS
+    does in the subject). The caller's deadline, capped at ``cap``, is sent as
+    ``Kit-Timeout``; a deadline already passed raises DeadlineExceeded before anything
+    is sent.
     """
-    headers = {METHOD_HEADER: method}
+    headers = {METHOD_HEADER: method} if method is not None else {}
     left = context.remaining()
     if cap is not None and (left is None or cap < left):
         left = cap

@@ -48,7 +48,7 @@ async def _request(
 ) -> Msg:
     try:
         return await nc.request(
-            subject, body, timeout=DEFAULT_TIMEOUT if left is None else left, headers=headers
+            subject, body, timeout=DEFAULT_TIMEOUT if left is None else left, headers=headers or None
         )
     except FAILURES as exc:
         raise from_nats(exc, f"request to {subject}") from exc
@@ -71,8 +71,6 @@ class Publisher:
     ) -> None:
         self.nc = nc
         self.subject = subject
-        method = subject.rsplit(".", 1)[-1]
-        self._method = method
         self._encode = encode or msgspec.json.Encoder().encode
         if decode is None:
             decoder = msgspec.json.Decoder(response_type)
@@ -86,7 +84,7 @@ class Publisher:
         self._timeout = timeout
 
     async def __call__(self, request: Any) -> Any:
-        headers, left = request_headers(self._method, self._timeout)
+        headers, left = request_headers(None, self._timeout)
         for before in self._before:
             before(headers)
         reply = await _request(self.nc, self.subject, self._encode(request), headers, left)
@@ -144,7 +142,7 @@ class ServiceClient:
 
     async def __call__(self, call: Any) -> Any:
         name = call.method.name
-        headers, left = request_headers(name, self._timeout)
+        headers, left = request_headers(None, self._timeout)  # the subject names it
         if self._headers:
             headers.update(self._headers)
         nc = self._nc or await self.connection()
