@@ -20,6 +20,7 @@ has 2 cores shared with other work, so single figures are noisy. Writes the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 import uuid
@@ -33,7 +34,6 @@ import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section
-
 from kit_amqp.events import EventConsumer as AmqpConsumer
 from kit_amqp.events import EventPublisher as AmqpPublisher
 from kit_amqp.events import delete as amqp_delete
@@ -107,9 +107,11 @@ async def rpc_kit_nats() -> tuple[float, float]:
     """kit's typed client over kit's NATS subscriber."""
     subject = f"bench_{uuid.uuid4().hex}"
     nc = await nats.connect(NATS)
-    async with NatsSubscriber(nc, subject, Upper()):
-        async with kitcore.connect(Upper, f"{NATS}/{subject}") as client:
-            result = await load(lambda: client.uppercase("hello"))
+    async with (
+        NatsSubscriber(nc, subject, Upper()),
+        kitcore.connect(Upper, f"{NATS}/{subject}") as client,
+    ):
+        result = await load(lambda: client.uppercase("hello"))
     await nc.close()
     return result
 
@@ -142,9 +144,11 @@ async def rpc_kit_amqp() -> tuple[float, float]:
     """kit's typed client over kit's AMQP subscriber."""
     queue = f"bench_{uuid.uuid4().hex}"
     connection = await aio_pika.connect_robust(AMQP)
-    async with AmqpSubscriber(connection, queue, Upper()):
-        async with kitcore.connect(Upper, f"{AMQP}{queue}") as client:
-            result = await load(lambda: client.uppercase("hello"))
+    async with (
+        AmqpSubscriber(connection, queue, Upper()),
+        kitcore.connect(Upper, f"{AMQP}{queue}") as client,
+    ):
+        result = await load(lambda: client.uppercase("hello"))
     channel = await connection.channel()
     await channel.queue_delete(queue)
     await connection.close()
@@ -205,7 +209,7 @@ async def rpc_raw_amqp() -> tuple[float, float]:
 
 async def _until(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # noqa: ASYNC110 - the broker's doing: no event to wait on
+    while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError("events not all handled")
         await asyncio.sleep(0.001)
@@ -224,10 +228,8 @@ async def _nats_stream() -> tuple[Any, str, str]:
 
 async def _nats_cleanup(nc: Any, stream: str) -> None:
     for name in (stream, f"{stream}_DEAD"):
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):  # never created
             await nc.jetstream().delete_stream(name)
-        except nats.js.errors.NotFoundError:
-            pass
     await nc.close()
 
 

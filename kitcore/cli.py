@@ -52,6 +52,30 @@ def plugins_command(as_json: bool, show_all: bool) -> None:
     click.echo(_table(rows))
 
 
+@click.command("asyncapi")
+@click.argument("target")
+@click.option("--server", "servers", multiple=True, help="NAME=URL of a broker (repeatable).")
+def asyncapi_command(target: str, servers: tuple[str, ...]) -> None:
+    """Print the AsyncAPI document of TARGET's event handlers (module:attr, a service)."""
+    import importlib
+
+    from kitcore.messaging.asyncapi import document
+
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise click.BadParameter(f"bad target {target!r}: want module:attr")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+    named = dict(s.partition("=")[::2] for s in servers)
+    click.echo(json.dumps(document(obj, named), indent=2))
+
+
 def make_cli() -> click.Group:
     """Build the ``kit`` click group: the core's commands plus every plugin's."""
 
@@ -61,6 +85,7 @@ def make_cli() -> click.Group:
         """kit: a toolkit for microservices."""
 
     cli.add_command(plugins_command)
+    cli.add_command(asyncapi_command)
     plugins().add_commands(cli)
     return cli
 

@@ -17,6 +17,7 @@ import msgspec
 
 from kitcore import context
 from kitcore.errors import ERRORS, DeadlineExceeded, KitError
+from kitcore.service import method
 
 
 class Pair(msgspec.Struct):
@@ -71,6 +72,27 @@ class EchoService:
     async def context_value(self, key: str) -> str:
         """Return the request-scoped value ``key`` (set by a ``before`` option)."""
         return str(context.get(key, ""))
+
+
+class Orders:
+    """A service with event handlers (and one request-reply method)."""
+
+    def __init__(self) -> None:
+        self.placed: list[int] = []
+
+    @method(event="orders.placed")
+    async def order_placed(self, id: int, items: list[str], note: str = "") -> None:
+        """An order was placed."""
+        self.placed.append(id)
+
+    @method(event="orders.cancelled")
+    async def order_cancelled(self, id: int) -> None:
+        """An order was cancelled."""
+        self.placed.remove(id)
+
+    async def count(self) -> int:
+        """How many orders are placed (request-reply, not an event)."""
+        return len(self.placed)
 
 
 async def check_typed_calls(client: Any, service: EchoService) -> None:

@@ -47,9 +47,8 @@ async def _request(
     nc: Client, subject: str, body: bytes, headers: dict[str, str], left: float | None
 ) -> Msg:
     try:
-        return await nc.request(
-            subject, body, timeout=DEFAULT_TIMEOUT if left is None else left, headers=headers or None
-        )
+        wait = DEFAULT_TIMEOUT if left is None else left
+        return await nc.request(subject, body, timeout=wait, headers=headers or None)
     except FAILURES as exc:
         raise from_nats(exc, f"request to {subject}") from exc
 
