@@ -47,6 +47,7 @@ async def serve(
     prefetch: int = 64,
     drain_timeout: float = 30.0,
     started: Callable[[str, str], None] | None = None,
+    handle_signals: bool = True,
     connect_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> None:
@@ -58,7 +59,9 @@ async def serve(
     broker, queue = split(url)
     connection = await open_connection(broker, **(connect_options or {}))
     stopping = asyncio.Event()
-    undo = _on_signals(stopping.set)
+    # A process serving HTTP beside this one leaves the signals to the HTTP server
+    # (one handler per signal) and cancels this task instead.
+    undo = _on_signals(stopping.set) if handle_signals else (lambda: None)
     try:
         subscriber = Subscriber(
             connection, queue, *targets_of(target), prefetch=prefetch, **options

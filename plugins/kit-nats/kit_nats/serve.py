@@ -48,6 +48,7 @@ async def serve(
     concurrency: int = 64,
     drain_timeout: float = 30.0,
     started: Callable[[str, str], None] | None = None,
+    handle_signals: bool = True,
     connect_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> None:
@@ -59,7 +60,9 @@ async def serve(
     server, subject = split(url)
     nc = await open_connection(server, **(connect_options or {}))
     stopping = asyncio.Event()
-    undo = _on_signals(stopping.set)
+    # A process serving HTTP beside this one leaves the signals to the HTTP server
+    # (one handler per signal) and cancels this task instead.
+    undo = _on_signals(stopping.set) if handle_signals else (lambda: None)
     try:
         subscriber = Subscriber(
             nc, subject, *targets_of(target), queue=queue, concurrency=concurrency, **options
