@@ -47,7 +47,9 @@ def kit_register_transports(register: Register) -> None:
 
     ``register(scheme, client_factory, server=...)``: ``client_factory(spec, instance,
     **options) -> (endpoint, closer)`` builds, for a ``kitcore.service.ServiceSpec`` and
-    one instance address (``"host:port"``), a client Endpoint that takes a
+    one instance address (``"host:port"``; for a message transport the target URL less
+    its scheme, path and user info included: ``"host:4222/subject"``,
+    ``"guest:guest@host:5672/queue"``), a client Endpoint that takes a
     ``kitcore.client.Call`` and returns the method's result; ``closer`` (or None) releases
     its connections. ``server`` (optional) is ``server(target, url, **options)``
     serving a service instance, an endpoint set or an app at ``url``.
