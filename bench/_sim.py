@@ -319,22 +319,25 @@ async def open_loop(
     outcomes: list[Outcome] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def one(n: int, arrived: float) -> None:
+    async def one(n: int, sent: float) -> None:
         error: str | None = None
         try:
             await client(n)
         except Exception as exc:
             error = type(getattr(exc, "final", exc)).__name__
-        outcomes.append(Outcome(arrived, loop.time() - arrived, error))
+        outcomes.append(Outcome(sent - start, loop.time() - sent, error))
 
     start = loop.time()
+    due = start
     n = 0
     while True:
-        await asyncio.sleep(rng.expovariate(rate))
-        now = loop.time()
-        if now - start >= duration:
+        # Arrival times are fixed in advance: a loop running late (real time, a busy
+        # machine) catches up instead of lowering the rate.
+        due += rng.expovariate(rate)
+        if due - start >= duration:
             break
-        tasks.append(loop.create_task(one(n, now - start)))
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        tasks.append(loop.create_task(one(n, due)))
         n += 1
     await asyncio.gather(*tasks)
     outcomes.sort(key=lambda o: o.arrived)

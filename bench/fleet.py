@@ -73,7 +73,7 @@ class Sim:
 
 
 ClientBuilder = Callable[[Sequence[Endpoint], Sim], Endpoint]
-ServerBuilder = Callable[[Sim, str], "Middleware | None"]
+ServerBuilder = Callable[[Sim, str], "Protection"]
 
 
 @dataclass(frozen=True)
@@ -134,29 +134,46 @@ def all_today(endpoints: Sequence[Endpoint], sim: Sim) -> Endpoint:
 # -- server builders ---------------------------------------------------------------------------
 
 
+@dataclass
+class Protection:
+    """What one instance's server does before running a call: a limit, a deadline floor."""
+
+    limiter: Limiter | None = None
+    min_latency: MinLatency | None = None
+
+    def middleware(self) -> Middleware | None:
+        """The Endpoint middleware form (kit_http.admission.Admission is the HTTP one)."""
+        parts: list[Middleware] = []
+        if self.min_latency is not None:
+            parts.append(deadline_aware(self.min_latency, "work"))
+        if self.limiter is not None:
+            parts.append(concurrency_limit(self.limiter))
+        return chain(*parts) if parts else None
+
+
 def max_in_flight(limit: int) -> ServerBuilder:
     """A plain max-in-flight limit of ``limit`` calls per instance."""
 
-    def build(sim: Sim, instance: str) -> Middleware:
-        return concurrency_limit(Limiter(FixedLimit(limit), clock=sim.clock))
+    def build(sim: Sim, instance: str) -> Protection:
+        return Protection(Limiter(FixedLimit(limit), clock=sim.clock))
 
     return build
 
 
-def adaptive(sim: Sim, instance: str) -> Middleware:
+def adaptive(sim: Sim, instance: str) -> Protection:
     """Envoy's gradient controller per instance (kitcore.concurrency.GradientLimit)."""
     limit = GradientLimit(clock=sim.clock, rng=sim.rng(f"gradient:{instance}"))
-    return concurrency_limit(Limiter(limit, clock=sim.clock))
+    return Protection(Limiter(limit, clock=sim.clock))
 
 
-def deadline(sim: Sim, instance: str) -> Middleware:
+def deadline(sim: Sim, instance: str) -> Protection:
     """Refuse calls whose remaining deadline is below the method's minimum latency."""
-    return deadline_aware(MinLatency(clock=sim.clock), "work")
+    return Protection(min_latency=MinLatency(clock=sim.clock))
 
 
-def protected(sim: Sim, instance: str) -> Middleware:
-    """Deadline-aware refusal outside the adaptive limit."""
-    return chain(deadline(sim, instance), adaptive(sim, instance))
+def protected(sim: Sim, instance: str) -> Protection:
+    """Deadline-aware refusal in front of the adaptive limit."""
+    return Protection(adaptive(sim, instance).limiter, MinLatency(clock=sim.clock))
 
 
 POLICIES: list[Policy] = [
@@ -290,6 +307,27 @@ class Result:
         return _sim.percentile(self.latencies, pct)
 
 
+def measured(
+    scenario: Scenario, policy: Policy, outcomes: Sequence[_sim.Outcome], attempts: dict[str, int]
+) -> Result:
+    """The Result of one run: what the callers saw and what each instance received."""
+    kinds: dict[str, int] = {}
+    for o in outcomes:
+        if o.error is not None:
+            kinds[o.error] = kinds.get(o.error, 0) + 1
+    return Result(
+        scenario.name,
+        policy.name,
+        requests=len(outcomes),
+        attempts=sum(attempts.values()),
+        errors=sum(kinds.values()),
+        latencies=[o.latency for o in outcomes],
+        duration=scenario.duration,
+        watched_attempts=attempts.get(scenario.watch or "", 0),
+        errors_by_kind=kinds,
+    )
+
+
 def simulate(scenario: Scenario, policy: Policy, seed: int = 1) -> Result:
     """Run one policy through one scenario on a fresh virtual-time loop."""
 
@@ -297,44 +335,23 @@ def simulate(scenario: Scenario, policy: Policy, seed: int = 1) -> Result:
         loop = asyncio.get_running_loop()
         sim = Sim(loop, f"{seed}:{scenario.name}")
         instances = [
-            _sim.Instance(name, work, policy.server(sim, name) if policy.server else None)
+            _sim.Instance(
+                name, work, policy.server(sim, name).middleware() if policy.server else None
+            )
             for name, work in scenario.behaviours(sim)
         ]
         client = policy.client([i.endpoint() for i in instances], sim)
         outcomes = await _sim.open_loop(
             client, scenario.rate, scenario.duration, sim.rng("arrivals")
         )
-        kinds: dict[str, int] = {}
-        for o in outcomes:
-            if o.error is not None:
-                kinds[o.error] = kinds.get(o.error, 0) + 1
         # Servers may still be working on requests their callers abandoned: let them end.
         current = asyncio.current_task()
         while others := asyncio.all_tasks() - {current}:
             await asyncio.wait(others)
-        return Result(
-            scenario.name,
-            policy.name,
-            requests=len(outcomes),
-            attempts=sum(i.attempts for i in instances),
-            errors=sum(kinds.values()),
-            latencies=[o.latency for o in outcomes],
-            duration=scenario.duration,
-            watched_attempts=sum(i.attempts for i in instances if i.name == scenario.watch),
-            errors_by_kind=kinds,
-        )
+        return measured(scenario, policy, outcomes, {i.name: i.attempts for i in instances})
 
     result: Result = _sim.run(main)
     return result
-
-
-def run_all(seed: int = 1, scenarios: Sequence[Scenario] = ()) -> list[Result]:
-    """Every policy through every scenario."""
-    results = []
-    for scenario in scenarios or SCENARIOS:
-        for policy in POLICIES:
-            results.append(simulate(scenario, policy, seed))
-    return results
 
 
 # -- reporting ---------------------------------------------------------------------------------
