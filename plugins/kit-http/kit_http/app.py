@@ -120,7 +120,7 @@ class App:
         merged = self.options.merge(**options)
         plain = middleware is None and named_middleware is None
         for name, m in spec.methods.items():
-            ep = _wrap(endpoint(service, name), name, middleware, named_middleware)
+            ep = wrap(endpoint(service, name), name, middleware, named_middleware)
             binding = Binding(m, prefix)
             method = getattr(service, m.attr) if plain and m.positional else None
             handler = Handler(ep, merged, self._watch, binding=binding, method=method)
@@ -141,7 +141,7 @@ class App:
         for name, ep in endpoints.items():
             self.route(
                 f"POST {prefix.rstrip('/')}/{name}",
-                _wrap(ep, name, middleware, named_middleware),
+                wrap(ep, name, middleware, named_middleware),
                 **options,
             )
         return self
@@ -320,12 +320,13 @@ class App:
         return self._draining
 
 
-def _wrap(
+def wrap(
     ep: Endpoint,
     name: str,
     middleware: Middleware | None,
     named_middleware: Callable[[str], Middleware] | None,
 ) -> Endpoint:
+    """``ep`` inside ``named_middleware(name)``, inside ``middleware`` (outermost)."""
     if named_middleware is not None:
         ep = named_middleware(name)(ep)
     if middleware is not None:

@@ -38,7 +38,8 @@ def _is_sequence(type_: Any) -> bool:
     return isinstance(info, _SEQUENCES)
 
 
-def _field_spec(f: msgspec.structs.FieldInfo) -> tuple[Any, ...]:
+def field_spec(f: msgspec.structs.FieldInfo) -> tuple[Any, ...]:
+    """``f`` as a ``msgspec.defstruct`` field: name, type and its default, if any."""
     if f.required:
         return (f.name, f.type)
     if f.default is not msgspec.NODEFAULT:
@@ -47,7 +48,7 @@ def _field_spec(f: msgspec.structs.FieldInfo) -> tuple[Any, ...]:
 
 
 def _struct(name: str, fields: list[msgspec.structs.FieldInfo]) -> type[msgspec.Struct]:
-    return msgspec.defstruct(name, [_field_spec(f) for f in fields], kw_only=True)
+    return msgspec.defstruct(name, [field_spec(f) for f in fields], kw_only=True)
 
 
 def _query_text(value: Any) -> str:

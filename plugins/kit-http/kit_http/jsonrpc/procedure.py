@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 from msgspec.structs import asdict
 
+from kit_http.app import wrap
+from kit_http.binding import field_spec
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.service import Method, describe, endpoint
 
@@ -43,19 +45,11 @@ class EndpointCodec:
     encode: Encode = encode_json
 
 
-def _field_spec(f: msgspec.structs.FieldInfo) -> tuple[Any, ...]:
-    if f.required:
-        return (f.name, f.type)
-    if f.default is not msgspec.NODEFAULT:
-        return (f.name, f.type, f.default)
-    return (f.name, f.type, msgspec.field(default_factory=f.default_factory))
-
-
 def params_decoder(m: Method) -> Decode:
     """Params by name (``{"a": 1}``) or by position (``[1]``) -> ``m``'s request Struct."""
     request_type = m.request_type
     by_name = msgspec.json.Decoder(request_type)
-    fields = [_field_spec(f) for f in msgspec.structs.fields(request_type)]
+    fields = [field_spec(f) for f in msgspec.structs.fields(request_type)]
     positional_type = msgspec.defstruct(
         f"{request_type.__name__}.Positional",
         fields,
@@ -71,20 +65,6 @@ def params_decoder(m: Method) -> Decode:
         return by_name.decode(params or b"{}")
 
     return decode
-
-
-def wrap(
-    ep: Endpoint,
-    name: str,
-    middleware: Middleware | None,
-    named_middleware: Callable[[str], Middleware] | None,
-) -> Endpoint:
-    """``ep`` inside ``named_middleware(name)``, inside ``middleware`` (outermost)."""
-    if named_middleware is not None:
-        ep = named_middleware(name)(ep)
-    if middleware is not None:
-        ep = middleware(ep)
-    return ep
 
 
 def procedures(
