@@ -10,8 +10,9 @@ contender's best kept. Contenders:
 - raw aiohttp: one ClientSession, ``post`` + ``read`` + msgspec decode;
 - raw httpx: one AsyncClient, ``post`` + msgspec decode;
 - kit ClientEndpoint: Go kit's explicit client (what stringsvc3's proxy uses);
-- kit ``connect()``: the typed client, through Retry, RoundRobin and the Endpointer,
-  with the deadline sent as ``Kit-Timeout``.
+- kit ``connect()``: the typed client with its defaults: Retry (retry budget,
+  per-attempt timeouts), PeakEwma, OutlierEjection and the Endpointer, with the
+  deadline sent as ``Kit-Timeout``.
 
 Writes the "http-client" part of BENCHMARKS.md.
 """
@@ -62,7 +63,7 @@ async def measure(url: str, rounds: int) -> dict[tuple[str, int], float]:
     from kit_http.client import ClientEndpoint
 
     from bench.http_apps import StringService
-    from kitcore import connect
+    from kitcore import close, connect
 
     decode = msgspec.json.Decoder(str).decode
     session = aiohttp.ClientSession()
@@ -103,7 +104,7 @@ async def measure(url: str, rounds: int) -> dict[tuple[str, int], float]:
         await session.close()
         await hx.aclose()
         await endpoint.close()
-        await remote.close()
+        await close(remote)
     return best
 
 

@@ -27,7 +27,7 @@ from kitcore.errors import (
 from kitcore.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from kitcore.client import Call, Client, connect
+    from kitcore.client import Call, Client, close, closing, connect
     from kitcore.plugins import hookimpl
     from kitcore.service import ServiceSpec, describe, endpoints, method
 
@@ -36,6 +36,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "hookimpl": "kitcore.plugins",
     "connect": "kitcore.client",
+    "close": "kitcore.client",
+    "closing": "kitcore.client",
     "Client": "kitcore.client",
     "Call": "kitcore.client",
     "describe": "kitcore.service",
@@ -62,6 +64,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "chain",
+    "close",
+    "closing",
     "connect",
     "describe",
     "endpoints",

@@ -84,9 +84,10 @@ def _deadline_passed() -> bool:
 class ConsecutiveBreaker:
     """A breaker that opens after ``fail_max`` consecutive failures.
 
-    After ``reset_timeout`` seconds open it lets calls through (half-open); once
-    ``success_threshold`` of them succeed it closes, and one failure opens it again.
-    Safe to share between tasks and threads.
+    After ``reset_timeout`` seconds open it lets trial calls through (half-open), at most
+    ``success_threshold`` at once, as gobreaker's MaxRequests: the others are refused
+    at once. Once ``success_threshold`` trials succeed it closes, and one failure opens
+    it again. Safe to share between tasks and threads.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class ConsecutiveBreaker:
         self._state = CLOSED
         self._failures = 0
         self._successes = 0
+        self._trials = 0
         self._opened_at = 0.0
 
     @property
@@ -125,8 +127,10 @@ class ConsecutiveBreaker:
         if self._state == OPEN and self._clock() - self._opened_at >= self.reset_timeout:
             self._state = HALF_OPEN
             self._successes = 0
+            self._trials = 0
 
-    def _enter(self) -> None:
+    def _enter(self) -> bool:
+        """Admit one call or raise Unavailable; True when the call is a half-open trial."""
         with self._lock:
             self._refresh()
             if self._state == OPEN:
@@ -134,9 +138,20 @@ class ConsecutiveBreaker:
                 raise Unavailable(
                     "circuit breaker is open", details={"retry_after": round(max(left, 0.0), 3)}
                 )
+            if self._state != HALF_OPEN:
+                return False
+            if self._trials >= self.success_threshold:
+                raise Unavailable(
+                    "circuit breaker is half-open: its trial calls are under way",
+                    details={"retry_after": 0.0},
+                )
+            self._trials += 1
+            return True
 
-    def _record(self, failed: bool) -> None:
+    def _record(self, failed: bool, trial: bool) -> None:
         with self._lock:
+            if trial:
+                self._trials -= 1
             if failed:
                 self._successes = 0
                 self._failures += 1
@@ -157,13 +172,14 @@ class ConsecutiveBreaker:
 
 
 class _Call:
-    __slots__ = ("_breaker",)
+    __slots__ = ("_breaker", "_trial")
 
     def __init__(self, breaker: ConsecutiveBreaker) -> None:
         self._breaker = breaker
+        self._trial = False
 
     def __enter__(self) -> None:
-        self._breaker._enter()
+        self._trial = self._breaker._enter()
 
     def __exit__(
         self,
@@ -171,4 +187,4 @@ class _Call:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._breaker._record(failed=exc_type is not None)
+        self._breaker._record(failed=exc_type is not None, trial=self._trial)

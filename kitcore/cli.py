@@ -1,20 +1,27 @@
-"""The ``kit`` command line: ``kit plugins`` and the subcommands plugins add."""
+"""The ``kit`` command line: ``kit plugins``, ``kit new plugin`` and the subcommands plugins add."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from kitcore.plugins import PluginInfo, plugins
-from kitcore.remote import call_command, describe_command
+from kitcore.remote import call_command, describe_command, load
+
+
+def _scaffold_kinds() -> tuple[str, ...]:
+    from kitcore.scaffold import KINDS
+
+    return tuple(KINDS)
 
 
 def _status(info: PluginInfo) -> str:
     if info.disabled:
-        return "disabled"
+        return f"disabled by {info.disabled_by}" if info.disabled_by else "disabled"
     return f"error: {info.error}" if info.error else "ok"
 
 
@@ -44,13 +51,61 @@ def plugins_command(as_json: bool, show_all: bool) -> None:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
         return
     if not infos:
-        click.echo("no kit plugins installed (pip install kit-http, kit-prometheus, ...)")
+        click.echo("no kit plugins installed (see the README: install them from a checkout)")
         return
     rows = [["NAME", "VERSION", "HOOKS", "REGISTERS", "STATUS"]]
     for i in infos:
         hooks = ", ".join(h.removeprefix("kit_register_") for h in i.hooks) or "-"
         rows.append([i.name, i.version or "-", hooks, _registers(i), _status(i)])
     click.echo(_table(rows))
+
+
+@click.group("new")
+def new_command() -> None:
+    """Write a new project from a template."""
+
+
+@new_command.command("plugin")
+@click.argument("name")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(list(_scaffold_kinds())),
+    help="What the plugin registers.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the kit-NAME directory.",
+)
+def new_plugin_command(name: str, kind: str, directory: Path) -> None:
+    """Write the plugin distribution kit-NAME: pyproject, package, README and tests.
+
+    Its backend works in memory from the start and its tests run kit's conformance
+    suite: `pip install -e kit-NAME[test]`, then `pytest` in it and `kit plugins`.
+    """
+    from kitcore.scaffold import new_plugin
+
+    try:
+        root = new_plugin(name, kind, directory)
+    except (ValueError, FileExistsError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wrote {root}")
+    click.echo(f"next: pip install -e '{root}[test]' && (cd {root} && pytest) && kit plugins")
+
+
+@click.command("asyncapi")
+@click.argument("target")
+@click.option("--server", "servers", multiple=True, help="NAME=URL of a broker (repeatable).")
+def asyncapi_command(target: str, servers: tuple[str, ...]) -> None:
+    """Print the AsyncAPI document of TARGET's event handlers (module:attr, a service)."""
+    from kitcore.messaging.asyncapi import document
+
+    obj = load(target)
+    named = dict(s.partition("=")[::2] for s in servers)
+    click.echo(json.dumps(document(obj, named), indent=2))
 
 
 def make_cli() -> click.Group:
@@ -64,6 +119,8 @@ def make_cli() -> click.Group:
     cli.add_command(plugins_command)
     cli.add_command(describe_command)
     cli.add_command(call_command)
+    cli.add_command(new_command)
+    cli.add_command(asyncapi_command)
     plugins().add_commands(cli)
     return cli
 

@@ -1,24 +1,38 @@
 """Clients: from a service class and a target, an object with the service's methods.
 
-The reverse of ``kitcore.service``: each method call builds the request Struct, sends a
-``Call`` through Retry -> Balancer -> Endpointer -> the transport's per-instance client
-endpoint, and returns the decoded result. The target is a transport URL
-(``http://host:port``: one instance) or any discovery URL (``etcd://...``, ``static://...``);
-the transport comes from the target's scheme or the ``transport`` argument.
+The reverse of ``kitcore.service``: each method call builds the request Struct and sends
+a ``Call`` down a chain of small parts, each replaceable by an option of ``connect``:
+
+    Retry (deadline, per-attempt timeouts, retry budget)
+      -> Hedge (backup attempts, idempotent methods only)
+        -> balancer (PeakEwma by default)
+          -> OutlierEjection -> Endpointer (discovery)
+            -> instance middleware -> the transport's per-instance client endpoint
+
+The target is a transport URL (``http://host:port``: one instance) or any discovery URL
+(``etcd://...``, ``static://...``); the transport comes from the target's scheme or the
+``transport`` argument.
+
+``connect()`` is typed as returning the service class itself, so a type checker sees
+each method's parameters and result; ``kitcore.close(remote)`` and
+``async with kitcore.closing(connect(...)) as remote`` close it, typed as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
 from kitcore.endpoint import Endpoint, Middleware
-from kitcore.errors import is_caller_fault
 from kitcore.plugins import BackendNotFound, Plugins, plugins, scheme
 from kitcore.service import Method, ServiceSpec, describe
+
+if TYPE_CHECKING:
+    from kitcore.lb import AttemptTimeout, Balancer, EndpointSource, RetryBudget
 
 S = TypeVar("S")
 
@@ -29,6 +43,16 @@ class Call:
 
     method: Method
     request: msgspec.Struct
+
+
+def method_name(call: Call) -> str:
+    """The key per-method estimates (attempt timeouts, hedging delays) are kept by."""
+    return call.method.name
+
+
+def is_idempotent(call: Call) -> bool:
+    """True for calls of methods marked ``@method(idempotent=True)``: they may be hedged."""
+    return call.method.idempotent
 
 
 class Client(Generic[S]):
@@ -42,17 +66,19 @@ class Client(Generic[S]):
             setattr(self, m.attr, self._bind(m))
 
     def _bind(self, m: Method) -> Callable[..., Any]:
+        from kitcore.lb import RetryError
+
         endpoint = self._endpoint
+        make = m.request
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            from kitcore.lb import RetryError
-
             try:
-                return await endpoint(Call(m, m.request(*args, **kwargs)))
+                return await endpoint(Call(m, make(*args, **kwargs)))
             except RetryError as exc:
-                # The caller sees the final error's own type (NotFound stays NotFound);
-                # every attempt's error stays reachable through __cause__.
-                raise exc.final from exc
+                # The caller sees the final error's own type (Unavailable stays
+                # Unavailable) with a generic message; every attempt's error, with its
+                # addresses, stays on __cause__ for logs and traces.
+                raise exc.public() from exc
 
         call.__name__ = m.attr
         call.__doc__ = m.description
@@ -71,6 +97,31 @@ class Client(Generic[S]):
         await self.close()
 
 
+async def close(remote: object) -> None:
+    """Close a client made by ``connect()``: stop discovery, close its connections."""
+    if not isinstance(remote, Client):
+        raise TypeError(f"not a kitcore client: {remote!r}")
+    await remote.close()
+
+
+@contextlib.asynccontextmanager
+async def closing(remote: S) -> AsyncIterator[S]:
+    """``async with closing(connect(S, url)) as remote``: the client, closed at the end."""
+    try:
+        yield remote
+    finally:
+        await close(remote)
+
+
+def _check_target(service: str, target: str) -> None:
+    if "://" not in target:
+        raise ValueError(
+            f"connect({service}, {target!r}): the target has no scheme; write "
+            f"'http://{target}' for one instance, or a discovery URL such as "
+            f"'static://{target}' or 'etcd://host:2379/prefix'"
+        )
+
+
 def connect(
     service: type[S],
     target: str,
@@ -79,32 +130,54 @@ def connect(
     max_attempts: int = 3,
     timeout: float = 10.0,
     middleware: Middleware | None = None,
+    instance_middleware: Callable[[str], Middleware] | None = None,
+    balancer: Callable[[EndpointSource], Balancer] | None = None,
+    outliers: Callable[[EndpointSource], EndpointSource] | bool = True,
+    retry_budget: RetryBudget | bool = True,
+    attempt_timeout: AttemptTimeout | bool = True,
+    hedge: float | None = 0.02,
     logger: Any = None,
-    pause: float = 1.0,
     manager: Plugins | None = None,
     **options: Any,
-) -> Client[S]:
-    """Connect to ``service`` at ``target``: a Client doing round robin + retry over its instances.
+) -> S:
+    """Connect to ``service`` at ``target``: an object with its methods, typed as ``service``.
 
-    An instance whose call just failed (not by the caller's fault) is set aside for
-    ``pause`` seconds, so that retries go to the others. ``middleware`` wraps each
-    instance's endpoint (a breaker, a limiter...); ``options`` go to the transport's
-    client factory.
+    Every default is on; each option takes ``False``/``None`` to switch its part off,
+    or an object to configure it:
+
+    - ``max_attempts``, ``timeout``: the Retry: attempts, and one deadline for them all;
+    - ``attempt_timeout``: an ``AttemptTimeout`` (True: the default one, per method);
+    - ``retry_budget``: a ``RetryBudget`` shared by the client's calls (True: 10 s,
+      10/s, 20%), so an outage costs at most about 1.2x the load;
+    - ``hedge``: the extra load hedging may add to methods marked
+      ``@method(idempotent=True)`` (2%); None: no hedging;
+    - ``balancer``: ``source -> Balancer`` (default ``PeakEwma``; ``RoundRobin`` is Go
+      kit's);
+    - ``outliers``: ``source -> source`` ejecting failing instances (True:
+      ``OutlierEjection`` with its defaults);
+    - ``instance_middleware``: ``instance -> Middleware``, one per instance (a breaker
+      named after its instance); ``middleware``: one Middleware object wrapping every
+      instance's endpoint (shared state: one breaker for all);
+    - ``options`` go to the transport's client factory.
     """
-    from kitcore.lb import HealthyEndpoints, Retry, RoundRobin
+    from kitcore.lb import (
+        AttemptTimeout,
+        Hedge,
+        OutlierEjection,
+        PeakEwma,
+        Retry,
+        RetryBudget,
+    )
     from kitcore.sd import Endpointer, FixedInstancer
 
     manager = manager or plugins()
     spec = describe(service)
+    _check_target(spec.name, target)
     target_scheme = scheme(target)
     try:
         transport_backend = manager.backend("transports", target_scheme)
     except BackendNotFound:
-        if (
-            transport is None
-            and "://" in target
-            and target_scheme not in manager.registry.names("discovery")
-        ):
+        if transport is None and target_scheme not in manager.registry.names("discovery"):
             raise
         transport_backend = None
     if transport_backend is not None and transport is None:
@@ -114,23 +187,27 @@ def connect(
         instancer = manager.open("discovery", target)
     make = transport_backend.factory
 
-    healthy: HealthyEndpoints
-
     def factory(instance: str) -> Any:
         endpoint, closer = make(spec, instance, **options)
-        inner = middleware(endpoint) if middleware else endpoint
-
-        async def guarded(call: Call) -> Any:
-            try:
-                return await inner(call)
-            except Exception as exc:
-                if not is_caller_fault(exc):
-                    healthy.failed(guarded)
-                raise
-
-        return guarded, closer
+        if instance_middleware is not None:
+            endpoint = instance_middleware(instance)(endpoint)
+        if middleware is not None:
+            endpoint = middleware(endpoint)
+        return endpoint, closer
 
     endpointer = Endpointer(instancer, factory, logger=logger)
-    healthy = HealthyEndpoints(endpointer, pause)
-    endpoint = Retry(max_attempts, timeout, RoundRobin(healthy))
-    return Client(spec, endpoint, [instancer.close, endpointer.close])
+    source: EndpointSource = endpointer
+    if outliers is True:
+        source = OutlierEjection(source)
+    elif outliers is not False:
+        source = outliers(source)
+    chosen: Balancer = (balancer or PeakEwma)(source)
+    if hedge and any(m.idempotent for m in spec.methods.values()):
+        chosen = Hedge(chosen, extra_load=hedge, allowed=is_idempotent, key=method_name)
+    budget = RetryBudget() if retry_budget is True else retry_budget or None
+    per_attempt = (
+        AttemptTimeout(key=method_name) if attempt_timeout is True else attempt_timeout or None
+    )
+    endpoint = Retry(max_attempts, timeout, chosen, budget=budget, attempt_timeout=per_attempt)
+    client: Client[S] = Client(spec, endpoint, [instancer.close, endpointer.close])
+    return client  # type: ignore[return-value]  # typed as the service: see the docstring

@@ -24,6 +24,9 @@ class KitError(Exception):
         super().__init__(message or self.code.replace("_", " "))
         self.message = message or self.code.replace("_", " ")
         self.details: dict[str, Any] = dict(details or {})
+        self.remote = False
+        """True when rebuilt from a peer's wire form: the message is what the peer chose to
+        tell its callers, not a detail of this process (an address, a library error)."""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON wire form: ``{"code", "message", "details"}``."""
@@ -178,10 +181,12 @@ def from_wire(obj: Any) -> KitError:
     cls = ERRORS.get(str(obj.get("code")), Internal)
     details = obj.get("details")
     message = obj.get("message")
-    return cls(
+    error = cls(
         message if isinstance(message, str) else "",
         details=details if isinstance(details, Mapping) else None,
     )
+    error.remote = True
+    return error
 
 
 def from_http_status(status: int, message: str = "") -> KitError:

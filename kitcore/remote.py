@@ -27,6 +27,8 @@ def load(spec: str) -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise click.BadParameter(f"{spec!r}: want module:attr", param_hint="TARGET")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
     try:
         obj: Any = importlib.import_module(module_name)
         for part in attr.split("."):

@@ -27,11 +27,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 _OPTIONS = "__kit_method__"
 
 
-def method(name: str | None = None, **options: Any) -> Callable[[F], F]:
-    """Mark a service method with a wire name and transport options (``http="GET /x/{id}"``)."""
+def method(
+    name: str | None = None, *, idempotent: bool = False, **options: Any
+) -> Callable[[F], F]:
+    """Mark a service method with a wire name and transport options (``http="GET /x/{id}"``).
+
+    ``idempotent=True`` says a call may safely run twice (a read, a put of the same
+    value): clients may then hedge it (send a backup attempt when the first is slow).
+    """
 
     def mark(func: F) -> F:
-        setattr(func, _OPTIONS, {"name": name, **options})
+        marked = {"name": name, **options}
+        if idempotent:
+            marked["idempotent"] = True
+        setattr(func, _OPTIONS, marked)
         return func
 
     return mark
@@ -48,6 +57,11 @@ class Method:
     description: str
     options: Mapping[str, Any] = field(default_factory=dict)
     positional: bool = True
+
+    @property
+    def idempotent(self) -> bool:
+        """True when the method is marked safe to call twice (``@method(idempotent=True)``)."""
+        return bool(self.options.get("idempotent", False))
 
     @property
     def params(self) -> tuple[str, ...]:

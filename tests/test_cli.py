@@ -93,8 +93,13 @@ def test_disable_and_only(site: Path) -> None:
     )
     assert plugins["kit-example-broken"]["disabled"] is True
     assert plugins["kit-example-broken"]["error"] is None
+    assert plugins["kit-example-broken"]["disabled_by"] == "KIT_DISABLE_PLUGINS"
     only = by_name(kit(site, "plugins", "--json", KIT_PLUGINS="kit-example-broken").stdout)
     assert only["kit-example-good"]["disabled"] is True
+    assert only["kit-example-good"]["disabled_by"] == "KIT_PLUGINS"
+    table = kit(site, "plugins", KIT_PLUGINS="kit-example-broken").stdout.splitlines()
+    good = next(line for line in table if line.startswith("kit-example-good"))
+    assert good.endswith("disabled by KIT_PLUGINS")
     assert only["kit-example-broken"]["error"] is not None
 
 

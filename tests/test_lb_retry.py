@@ -224,3 +224,124 @@ def test_invalid_arguments_are_rejected() -> None:
 
 def test_retry_has_go_kits_spelling_too() -> None:
     assert Retry is retry
+
+
+# Per-attempt timeouts, budgets and the public message (issue 9 defects 2 and 5).
+
+from kitcore.lb import AttemptTimeout, RetryBudget  # noqa: E402
+from kitcore.testing.lb import Fleet  # noqa: E402
+
+
+async def test_a_hung_instance_costs_one_share_of_the_deadline_and_the_retry_succeeds() -> None:
+    async with Fleet("a:1", "b:2") as fleet:
+        fleet["a:1"].hung = True
+        call = retry(2, 0.5, RoundRobin(fleet.endpointer), attempt_timeout=AttemptTimeout())
+        assert await call("x") == "b:2"  # a:1 first, cut at half the deadline, then b:2
+        assert fleet["a:1"].calls == 1 and fleet["a:1"].cancelled == 1
+
+
+async def test_without_attempt_timeouts_a_hung_instance_spends_the_whole_deadline() -> None:
+    async with Fleet("a:1", "b:2") as fleet:
+        fleet["a:1"].hung = True
+        with pytest.raises(RetryError) as caught:
+            await retry(2, 0.05, RoundRobin(fleet.endpointer))("x")
+        assert isinstance(caught.value.final, DeadlineExceeded)
+        assert fleet["b:2"].calls == 0
+
+
+async def test_each_attempt_gets_its_share_and_the_last_gets_the_rest() -> None:
+    policy = AttemptTimeout()
+    assert policy.timeout(None, 9.0, 3) == 3.0
+    assert policy.timeout(None, 6.0, 2) == 3.0
+    assert policy.timeout(None, 2.5, 1) == 2.5
+
+
+async def test_observed_latency_bounds_the_attempt_once_learnt() -> None:
+    policy = AttemptTimeout(multiplier=3.0, quantile=0.99, floor=0.01, min_samples=20)
+    for _ in range(100):
+        policy.observe(None, 0.010)
+    bound = policy.timeout(None, 9.0, 3)
+    assert 0.03 <= bound <= 0.034  # 3 x p99 (10 ms, within a bucket), not 3 s
+    assert policy.timeout(None, 0.02, 2) == 0.01  # the share is shorter still
+    assert not policy.can_start(None, 0.005)  # under the median: a retry cannot fit
+    assert policy.can_start(None, 0.02)
+
+
+async def test_a_retry_the_deadline_cannot_cover_is_not_started() -> None:
+    policy = AttemptTimeout(min_samples=1)
+    policy.observe("x", 10.0)  # this method takes ten seconds
+    balancer = Scripted(Unavailable("first"))
+    with pytest.raises(RetryError) as caught:
+        await retry(3, 1.0, balancer, attempt_timeout=policy)("x")
+    assert balancer.attempts == 1
+    assert isinstance(caught.value.final, DeadlineExceeded)
+    assert "cannot cover a retry" in str(caught.value.final)
+
+
+async def test_retries_beyond_the_budget_fail_at_once_with_the_last_error() -> None:
+    budget = RetryBudget(min_retries_per_second=0, percent_can_retry=0.5)
+    budget.deposit()
+    budget.deposit()  # pays for one retry
+    down = Unavailable("down")
+    balancer = Scripted(*[down] * 10)
+    call = retry(5, 1.0, balancer, budget=budget)
+    with pytest.raises(RetryError) as caught:
+        await call("x")
+    # The call's own deposit plus the two above: one retry, then the budget is spent.
+    assert balancer.attempts == 2
+    assert caught.value.final is down
+    assert caught.value.reason == "retry budget exhausted"
+
+
+async def test_callers_get_a_generic_message_and_the_detail_stays_on_the_exception() -> None:
+    leaky = Unavailable("POST http://10.0.0.7:18302/uppercase: ClientConnectorError: refused")
+    with pytest.raises(RetryError) as caught:
+        await retry(2, 1.0, Scripted(leaky, leaky))("x")
+    error = caught.value
+    assert "10.0.0.7" not in error.message
+    assert "10.0.0.7" not in str(error.to_wire())
+    assert "10.0.0.7" in str(error)  # for the log and the trace
+    public = error.public()
+    assert type(public) is Unavailable
+    assert "10.0.0.7" not in public.message and "10.0.0.7" not in str(public)
+
+
+async def test_the_public_error_keeps_retry_after() -> None:
+    limited = ResourceExhausted("limited at 10.0.0.7", retry_after=2.5)
+    with pytest.raises(RetryError) as caught:
+        await retry(1, 1.0, Scripted(limited))("x")
+    public = caught.value.public()
+    assert isinstance(public, ResourceExhausted) and public.retry_after == 2.5
+    assert "10.0.0.7" not in public.message
+
+
+async def test_cancelling_a_call_cancels_its_attempt_and_counts_nothing() -> None:
+    async with Fleet("a:1") as fleet:
+        fleet["a:1"].hung = True
+        budget = RetryBudget(min_retries_per_second=0)
+        policy = AttemptTimeout()
+        call = asyncio.ensure_future(
+            retry(3, 5.0, RoundRobin(fleet.endpointer), budget=budget, attempt_timeout=policy)("x")
+        )
+        await fleet.until(lambda: fleet["a:1"].in_flight > 0)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert fleet["a:1"].cancelled == 1 and fleet["a:1"].calls == 1
+
+
+async def test_instances_leaving_and_joining_mid_flight_under_concurrent_calls() -> None:
+    async with Fleet("a:1", "b:2") as fleet:
+        fleet["a:1"].hung = True
+        call = retry(3, 5.0, RoundRobin(fleet.endpointer), attempt_timeout=AttemptTimeout())
+        first = [asyncio.ensure_future(call(i)) for i in range(20)]
+        await fleet.until(lambda: fleet["a:1"].in_flight > 0)
+        await fleet.remove("a:1")  # leaves with calls hung on it
+        await fleet.add("c:3")
+        second = [asyncio.ensure_future(call(i)) for i in range(20)]
+        fleet["a:1"].release()  # the removed instance answers its hung calls at last
+        answers = await asyncio.gather(*first, *second)
+        assert set(answers) <= {"a:1", "b:2", "c:3"}
+        assert {"b:2", "c:3"} <= set(answers[20:])
+        assert "a:1" not in answers[20:]
+        assert fleet["a:1"].closed

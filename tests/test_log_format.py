@@ -67,7 +67,7 @@ class Hopeless:
         (b"\xffab", '"\\ufffdab"'),
         (b"null", "null"),  # as go-logfmt: []byte("null") is not quoted
         (bytearray(b"ba"), "ba"),
-        (ValueError("bad thing"), '"bad thing"'),
+        (ValueError("bad thing"), '"ValueError: bad thing"'),  # Go's err.Error(), with the type
         (NotFound("no user 7"), '"no user 7"'),
         ({"a": 1}, "\"{'a': 1}\""),
         ([1, 2], '"[1, 2]"'),
@@ -236,7 +236,7 @@ def test_json_writes_exceptions_as_str_and_the_rest_as_repr() -> None:
     record = json.loads(
         format_json({"err": ValueError("boom"), "kit": NotFound("gone"), "obj": obj, "set": {1}})
     )
-    assert record == {"err": "boom", "kit": "gone", "obj": "BadStr()", "set": [1]}
+    assert record == {"err": "ValueError: boom", "kit": "gone", "obj": "BadStr()", "set": [1]}
 
 
 def test_json_falls_back_to_repr_for_values_msgspec_rejects() -> None:
@@ -258,3 +258,14 @@ def test_json_falls_back_to_repr_for_values_msgspec_rejects() -> None:
 def test_json_keys_that_cannot_be_encoded_are_escaped() -> None:
     parsed = json.loads(format_json({"k\udc80": Hopeless()}))
     assert parsed == {"k\\udc80": "<unrepresentable Hopeless: RuntimeError>"}
+
+
+def test_an_error_without_a_message_is_logged_by_its_type() -> None:
+    class AuthFailedError(Exception):
+        """As kazoo's: raised with no message."""
+
+    assert format_value(AuthFailedError()) == "AuthFailedError"
+    assert format_value(TimeoutError()) == "TimeoutError"
+    assert format_value(OSError(13, "denied")) == '"PermissionError: [Errno 13] denied"'
+    assert format_value(NotFound("gone")) == "gone"
+    assert json.loads(format_json({"err": AuthFailedError()})) == {"err": "AuthFailedError"}

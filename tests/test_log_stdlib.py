@@ -111,7 +111,7 @@ def test_stdlib_writer_maps_levels_and_writes_logfmt(std_logger: logging.Logger)
         (logging.DEBUG, "svc=s msg=d"),
         (logging.INFO, "svc=s msg=i"),
         (logging.WARNING, 'svc=s msg="careful now" n=3'),
-        (logging.ERROR, 'svc=s msg=e err="bad input"'),
+        (logging.ERROR, 'svc=s msg=e err="ValueError: bad input"'),
         (logging.INFO, 'svc=s msg="no level"'),
         (logging.INFO, 'svc=s msg="unknown level"'),
     ]

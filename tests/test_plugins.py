@@ -150,3 +150,24 @@ def test_builtin_breaker_and_limiter_open_by_name() -> None:
     plugins = load(entry_points=False)
     assert isinstance(plugins.open("breakers", "consecutive", fail_max=2), ConsecutiveBreaker)
     assert isinstance(plugins.open("limiters", "token-bucket", rate=5.0), TokenBucket)
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"KIT_PLUGINS": "kit-http"}, "KIT_PLUGINS=kit-http"),
+        ({"KIT_DISABLE_PLUGINS": "kit-etcd,kit-consul"}, "KIT_DISABLE_PLUGINS=kit-etcd,kit-consul"),
+    ],
+)
+def test_an_excluded_plugin_is_named_with_the_setting_not_install_advice(
+    env: dict[str, str], setting: str
+) -> None:
+    # kit-etcd is installed in the test environment: the fix is the setting, not pip.
+    plugins = load(env=env)
+    with pytest.raises(BackendNotFound) as info:
+        plugins.open("discovery", "etcd://127.0.0.1:2379/services/x")
+    message = str(info.value)
+    assert f"kit-etcd is installed but excluded by {setting}" in message
+    assert "install kit-etcd" not in message
+    excluded = next(i for i in plugins.infos if i.name == "kit-etcd")
+    assert excluded.disabled and excluded.disabled_by == setting.split("=")[0]

@@ -7,6 +7,7 @@ from kit_http import App
 from kit_http.health import add_health
 from kit_http.openapi import add_openapi
 from kit_http.serve import run, serve
+from kit_otel import Tracing, correlated
 from kit_prometheus import PrometheusProvider
 
 from examples.stringsvc1.service import StringService
@@ -36,15 +37,30 @@ DEFAULT_BREAKER = BreakerSettings()
     show_default=True,
     help="Seconds an open circuit refuses calls before a trial call.",
 )
-def main(listen: str, proxy: str, breaker_fail_max: int, breaker_reset: float) -> None:
+@click.option(
+    "--trace",
+    default="",
+    help="Trace with OpenTelemetry to this URL: console, otlp://h:4317, zipkin://h:9411/...",
+)
+def main(listen: str, proxy: str, breaker_fail_max: int, breaker_reset: float, trace: str) -> None:
     """Serve the string service, proxying uppercase to other instances."""
     logger = Logger().with_(listen=listen, caller=caller)
+    tracing = None
+    if trace:
+        resource = {"service.name": "stringsvc3", "service.instance.id": listen}
+        tracing = Tracing.from_url(trace, resource=resource)
+        logger = correlated(logger)
     metrics = string_service_metrics()
     # The breakers' kit_circuit_breaker_* metrics go into the same registry, unprefixed.
     breaker_metrics = PrometheusProvider(metrics.registry)
     breaker = BreakerSettings(fail_max=breaker_fail_max, reset_timeout=breaker_reset)
-    proxying, close = proxying_middleware(proxy, logger, breaker_metrics, breaker)
-    app = App(on_shutdown=[close] if close else [])
+    proxying, close = proxying_middleware(proxy, logger, breaker_metrics, breaker, tracing)
+    shutdown = [close] if close else []
+    if tracing is None:
+        app = App(on_shutdown=shutdown)
+    else:
+        # Closed last: spans of the requests drained before it are flushed.
+        app = App(on_shutdown=[*shutdown, tracing.close], **tracing.http_server())
     svc: Service = StringService()
     svc = proxying(svc)
     svc = LoggingMiddleware(logger, svc)

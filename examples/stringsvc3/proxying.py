@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from kit_http.client import ClientEndpoint, Reply
+from kit_otel import Tracing
 from kit_pybreaker import PyBreaker
 from kit_ratelimit import PyrateLimiter
 
@@ -27,6 +28,8 @@ MAX_ATTEMPTS = 3
 """Instances tried per call, at most."""
 MAX_TIME = 0.250
 """Seconds all attempts of one call may take together."""
+SERVICE = "StringService"
+"""The service the proxied calls go to, as traces name it."""
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,27 @@ def decode_uppercase_response(reply: Reply) -> UppercaseResponse:
 
 
 def uppercase_proxy_factory(
-    logger: Logger, metrics: Provider, breaker: BreakerSettings = BreakerSettings()
+    logger: Logger,
+    metrics: Provider,
+    breaker: BreakerSettings = BreakerSettings(),
+    tracing: Tracing | None = None,
 ) -> Factory:
     """The Endpointer's factory: one instance's client endpoint, behind its own breaker and
     limiter (as the tutorial's ``Gobreaker`` and ``NewErroringLimiter``), and its closer.
 
     Each breaker is named after its instance; it logs its state changes to ``logger``
     and counts them in ``metrics`` (``kit_circuit_breaker_state{breaker="host:port"}``).
+    With ``tracing``, each attempt is a span (outermost, so it sees the breaker's and
+    the limiter's refusals) whose context the request carries.
     """
 
     def make_uppercase_proxy(instance: str) -> tuple[Endpoint, Callable[[], Awaitable[None]]]:
         client = ClientEndpoint(
-            "POST", f"http://{instance}/uppercase", encode_request, decode_uppercase_response
+            "POST",
+            f"http://{instance}/uppercase",
+            encode_request,
+            decode_uppercase_response,
+            before=tracing.http_client_before() if tracing else None,
         )
         limiter = PyrateLimiter(QPS, burst=QPS, name=instance)
         endpoint: Endpoint = client
@@ -94,6 +106,8 @@ def uppercase_proxy_factory(
             )
         )(endpoint)
         endpoint = erroring_limiter(limiter)(endpoint)
+        if tracing is not None:
+            endpoint = tracing.attempt_middleware(service=SERVICE, method="uppercase")(endpoint)
 
         async def close() -> None:
             await client.close()
@@ -109,10 +123,12 @@ def proxying_middleware(
     logger: Logger,
     metrics: Provider | None = None,
     breaker: BreakerSettings = BreakerSettings(),
+    tracing: Tracing | None = None,
 ) -> tuple[Callable[[Service], Service], Callable[[], Awaitable[None]] | None]:
     """The middleware proxying to ``instances`` (``"h1:p1,h2:p2"``) and what closes it.
 
-    ``metrics`` receives the breakers' state metrics (discarded when None).
+    ``metrics`` receives the breakers' state metrics (discarded when None); with
+    ``tracing`` each proxied call is a span, with a child span per attempt.
     """
     if not instances:
         logger.log(proxy_to="none")
@@ -120,9 +136,11 @@ def proxying_middleware(
     found = [i.strip() for i in instances.split(",") if i.strip()]
     logger.log(proxy_to=f"[{' '.join(found)}]")
     instancer = FixedInstancer(found)
-    factory = uppercase_proxy_factory(logger, metrics or DiscardProvider(), breaker)
+    factory = uppercase_proxy_factory(logger, metrics or DiscardProvider(), breaker, tracing)
     endpointer = Endpointer(instancer, factory, logger=logger)
     retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer))
+    if tracing is not None:
+        retry = tracing.call_middleware(service=SERVICE, method="uppercase")(retry)
 
     async def close() -> None:
         await endpointer.close()

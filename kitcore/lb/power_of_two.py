@@ -9,11 +9,11 @@ Balancing".
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
 from kitcore.endpoint import Endpoint
 from kitcore.lb.balancer import EndpointSource, no_endpoints
+from kitcore.lb.wrappers import Wrappers
 
 
 class _Tracked:
@@ -44,15 +44,7 @@ class PowerOfTwoChoices:
     def __init__(self, endpointer: EndpointSource, rng: random.Random | None = None) -> None:
         self._endpointer = endpointer
         self._rng = rng or random.Random()
-        # Keyed by id(); each entry keeps its endpoint alive, so an id cannot be reused
-        # while the entry exists, and the identity check below guards the rest.
-        self._tracked: dict[int, _Tracked] = {}
-
-    def _wrap(self, endpoint: Endpoint) -> _Tracked:
-        tracked = self._tracked.get(id(endpoint))
-        if tracked is None or tracked.endpoint is not endpoint:
-            tracked = self._tracked[id(endpoint)] = _Tracked(endpoint)
-        return tracked
+        self._tracked = Wrappers(_Tracked)
 
     async def endpoint(self) -> Endpoint:
         """Return the less busy of two random endpoints; raise ``Unavailable`` if none."""
@@ -61,21 +53,12 @@ class PowerOfTwoChoices:
         if count == 0:
             raise no_endpoints()
         if count == 1:
-            chosen = self._wrap(endpoints[0])
+            chosen = self._tracked.get(endpoints[0])
         else:
             i = self._rng.randrange(count)
             j = self._rng.randrange(count - 1)
             j += j >= i  # a second, distinct index
-            a, b = self._wrap(endpoints[i]), self._wrap(endpoints[j])
+            a, b = self._tracked.get(endpoints[i]), self._tracked.get(endpoints[j])
             chosen = a if a.in_flight <= b.in_flight else b
-        if len(self._tracked) > count:
-            self._prune(endpoints)
+        self._tracked.prune(endpoints)
         return chosen
-
-    def _prune(self, endpoints: Sequence[Endpoint]) -> None:
-        current = {id(e): e for e in endpoints}
-        self._tracked = {
-            key: tracked
-            for key, tracked in self._tracked.items()
-            if current.get(key) is tracked.endpoint
-        }

@@ -3,19 +3,34 @@
 As Go kit's ``lb.Retry`` / ``lb.RetryWithCallback``: at most ``max_attempts`` attempts
 within one overall deadline. Errors that are the caller's fault (invalid argument, not
 found...) are raised at once: another instance would answer the same.
+
+Beyond Go kit, a retry goes to an instance the call has not tried yet when the
+balancer offers one within a few picks; each attempt may get its own timeout
+(``attempt_timeout``, see ``kitcore.lb.attempt``) so that a hung instance costs one
+share of the deadline, not all of it; a retry does not start when the time left
+cannot cover it; and a ``RetryBudget`` (``kitcore.lb.budget``) caps retries to a share
+of the traffic, so an outage does not multiply the load by the attempt count.
+
+The error a caller sees says what happened in general terms (``3 attempt(s) failed:
+unavailable``); what each attempt met (internal addresses, client-library errors)
+stays on the exception (``errors``, ``str()``) for logs and traces, never on the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kitcore import context
 from kitcore.backoff import Backoff
 from kitcore.endpoint import Endpoint
-from kitcore.errors import DeadlineExceeded, KitError, Unavailable, is_caller_fault
+from kitcore.errors import ERRORS, DeadlineExceeded, KitError, Unavailable, is_caller_fault
+from kitcore.lb.attempt import AttemptTimeout, attempt_deadline
 from kitcore.lb.balancer import Balancer
+from kitcore.lb.budget import RetryBudget
 
 Callback = Callable[[int, BaseException], "tuple[bool, BaseException | None]"]
 """``callback(attempt, error) -> (keep_trying, replacement or None)``; attempts count from 1."""
@@ -31,20 +46,25 @@ class RetryError(KitError):
 
     ``code``, ``http_status``, ``grpc_code`` and ``caller_fault`` are the final error's
     when it is a KitError, else Unavailable's, so transports report the real cause.
+    ``message`` (what the wire carries) is generic; ``str()`` has every attempt's detail.
     """
 
     code = Unavailable.code
     http_status = Unavailable.http_status
     grpc_code = Unavailable.grpc_code
 
-    def __init__(self, errors: Sequence[BaseException], final: BaseException) -> None:
+    def __init__(
+        self, errors: Sequence[BaseException], final: BaseException, reason: str = ""
+    ) -> None:
         attempts = "; ".join(f"attempt {n}: {_describe(e)}" for n, e in enumerate(errors, 1))
-        message = f"{len(errors)} attempt(s) failed: {attempts}"
+        detail = f"{len(errors)} attempt(s) failed: {attempts}"
         if not errors or final is not errors[-1]:
-            message += f"; final: {_describe(final)}"
-        super().__init__(message)
+            detail += f"; final: {_describe(final)}"
+        if reason:
+            detail += f"; {reason}"
         self.errors: tuple[BaseException, ...] = tuple(errors)
         self.final = final
+        self.reason = reason
         if isinstance(final, KitError):
             # Instance attributes shadow the class defaults for this error only.
             self.__dict__.update(
@@ -53,6 +73,29 @@ class RetryError(KitError):
                 grpc_code=final.grpc_code,
                 caller_fault=final.caller_fault,
             )
+        super().__init__(f"{len(errors)} attempt(s) failed: {self.code.replace('_', ' ')}")
+        self.args = (detail,)
+
+    def public(self) -> KitError:
+        """The final error as callers outside this process may see it.
+
+        A final error that came off the wire (``remote``: what a server chose to tell
+        its callers) is passed on as it is; any other gets its kind with a generic
+        message (keeping a ``retry_after`` hint), the rest staying on this exception.
+        """
+        final = self.final
+        if isinstance(final, KitError) and final.remote:
+            return final
+        kind = type(final) if isinstance(final, KitError) else Unavailable
+        message = self.code.replace("_", " ")
+        try:
+            error = kind(message)
+        except TypeError:  # a subclass with its own constructor: fall back to its code's kind
+            error = ERRORS.get(self.code, Unavailable)(message)
+        retry_after = getattr(final, "details", {}).get("retry_after")
+        if retry_after is not None:
+            error.details["retry_after"] = retry_after
+        return error
 
 
 def _expired() -> bool:
@@ -60,8 +103,19 @@ def _expired() -> bool:
     return left is not None and left <= 0
 
 
-async def _attempt(balancer: Balancer, request: Any) -> Any:
+_REPICKS = 2  # extra picks a retry may make to reach an instance this call has not tried
+
+
+async def _attempt(balancer: Balancer, request: Any, tried: list[Endpoint]) -> Any:
     chosen = await balancer.endpoint()
+    if tried:
+        # Under concurrent load a shared balancer can hand a retry the very instance
+        # that just failed it (round robin's counter moved on by others' calls).
+        for _ in range(_REPICKS):
+            if chosen not in tried:
+                break
+            chosen = await balancer.endpoint()
+    tried.append(chosen)
     return await chosen(request)
 
 
@@ -71,6 +125,9 @@ def retry(
     balancer: Balancer,
     callback: Callback | None = None,
     backoff: Backoff | None = None,
+    *,
+    budget: RetryBudget | None = None,
+    attempt_timeout: AttemptTimeout | None = None,
 ) -> Endpoint:
     """Return an Endpoint trying ``balancer``'s endpoints up to ``max_attempts`` times.
 
@@ -78,8 +135,11 @@ def retry(
     earlier deadline), which every callee sees through ``kitcore.context``. A balancer
     error counts as a failed attempt. ``callback`` is called after each failed attempt
     and may stop early or replace the error; ``backoff`` paces the attempts, and when its
-    pause would reach the deadline the call fails at once. Raises ``RetryError``; its
-    final error is ``DeadlineExceeded`` when the deadline passed (or would, in backoff).
+    pause would reach the deadline the call fails at once. ``attempt_timeout`` bounds
+    each attempt (and refuses a retry the time left cannot cover); ``budget`` pays for
+    retries, and one it cannot pay for fails at once with the last error. Raises
+    ``RetryError``; its final error is ``DeadlineExceeded`` when the deadline passed
+    (or would, in backoff).
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -88,11 +148,18 @@ def retry(
 
     async def endpoint(request: Any) -> Any:
         errors: list[BaseException] = []
+        tried: list[Endpoint] = []
+        if budget is not None:
+            budget.deposit()
         with context.timeout(timeout):
             for attempt in range(1, max_attempts + 1):
                 try:
-                    # One enforce per attempt: each asyncio timeout scope costs a few us.
-                    return await context.enforce(_attempt(balancer, request))
+                    if attempt_timeout is None:
+                        # One enforce per attempt: each asyncio timeout scope costs a few us.
+                        return await context.enforce(_attempt(balancer, request, tried))
+                    return await _bounded_attempt(
+                        balancer, request, tried, attempt_timeout, max_attempts - attempt + 1
+                    )
                 except Exception as exc:
                     if is_caller_fault(exc):
                         raise
@@ -109,17 +176,55 @@ def retry(
                         raise RetryError(errors, error)
                 if attempt == max_attempts:
                     raise RetryError(errors, error)
-                if backoff is not None:
-                    delay = backoff.delay(attempt - 1)
-                    left = context.remaining()
-                    if left is not None and delay >= left:
+                delay = backoff.delay(attempt - 1) if backoff is not None else 0.0
+                left = context.remaining()
+                if left is not None:
+                    if backoff is not None and delay >= left:
                         # No attempt could start before the deadline: say so now.
                         deadline = DeadlineExceeded("retry deadline would pass during backoff")
                         raise RetryError(errors, deadline)
+                    if attempt_timeout is not None and not attempt_timeout.can_start(
+                        request, left - delay
+                    ):
+                        deadline = DeadlineExceeded("the deadline left cannot cover a retry")
+                        raise RetryError(errors, deadline)
+                if budget is not None and not budget.try_withdraw():
+                    raise RetryError(errors, error, "retry budget exhausted")
+                if delay:
                     await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
     return endpoint
+
+
+async def _bounded_attempt(
+    balancer: Balancer,
+    request: Any,
+    tried: list[Endpoint],
+    policy: AttemptTimeout,
+    attempts_left: int,
+) -> Any:
+    left = context.remaining()
+    assert left is not None  # retry() always sets a deadline
+    bound = policy.timeout(request, left, attempts_left)
+    start = time.perf_counter()
+    token = attempt_deadline.set(time.monotonic() + bound)
+    # The callee still sees the call's deadline (a server is told how long the caller
+    # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(bound):
+                result = await _attempt(balancer, request, tried)
+        else:
+            result = await asyncio.wait_for(_attempt(balancer, request, tried), bound)
+    except (TimeoutError, asyncio.TimeoutError):
+        if bound < left:
+            raise DeadlineExceeded(f"attempt timed out after {bound:.3f} s") from None
+        raise DeadlineExceeded("deadline exceeded") from None
+    finally:
+        attempt_deadline.reset(token)
+    policy.observe(request, time.perf_counter() - start)
+    return result
 
 
 Retry = retry

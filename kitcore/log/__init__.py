@@ -23,7 +23,15 @@ from kitcore.log.logfmt import LogfmtWriter, format_logfmt, format_value
 from kitcore.log.logger import Logger, NopLogger, nop_logger, with_level
 from kitcore.log.middleware import logging_middleware
 from kitcore.log.record import Writer
-from kitcore.log.valuer import Valuer, caller, format_timestamp, timestamp, utc_timestamp
+from kitcore.log.valuer import (
+    CallerValuer,
+    Valuer,
+    caller,
+    caller_at,
+    format_timestamp,
+    timestamp,
+    utc_timestamp,
+)
 
 if TYPE_CHECKING:
     from kitcore.log.stdlib import KitHandler, StdlibWriter
@@ -33,6 +41,7 @@ __all__ = [
     "ERROR",
     "INFO",
     "WARN",
+    "CallerValuer",
     "JSONWriter",
     "KitHandler",
     "LogfmtWriter",
@@ -42,6 +51,7 @@ __all__ = [
     "Valuer",
     "Writer",
     "caller",
+    "caller_at",
     "format_duration",
     "format_duration_ns",
     "format_json",

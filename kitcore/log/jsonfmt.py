@@ -14,12 +14,12 @@ from typing import Any, TextIO
 
 import msgspec
 
-from kitcore.log.record import safe_repr, safe_str
+from kitcore.log.record import error_text, safe_repr, safe_str
 
 
 def _enc_hook(value: Any) -> Any:
     if isinstance(value, BaseException):
-        return safe_str(value)
+        return error_text(value)
     return safe_repr(value)
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from datetime import time as time_of_day
 from typing import Any, TextIO
 
-from kitcore.log.record import safe_repr, safe_str
+from kitcore.log.record import error_text, safe_repr, safe_str
 from kitcore.log.valuer import Valuer
 
 # Characters that force quoting, and (same set) those stripped from keys.
@@ -89,6 +89,8 @@ def format_value(value: Any) -> str:
         return _plain_or_quoted(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, datetime | date | time_of_day):
         return _text(value.isoformat())
+    if isinstance(value, BaseException):
+        return _text(error_text(value))
     return _text(safe_str(value))
 
 

@@ -9,6 +9,7 @@ from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import kind
 from kitcore.log.duration import format_duration_ns
 from kitcore.log.logger import Logger
+from kitcore.log.valuer import CallerValuer, caller_frame, format_caller
 
 
 def logging_middleware(logger: Logger, endpoint_name: str) -> Middleware:
@@ -16,8 +17,19 @@ def logging_middleware(logger: Logger, endpoint_name: str) -> Middleware:
 
     ``took`` is written as Go writes a duration (``12.5µs``, ``3.2ms``). Failed calls are
     logged at error level, with ``msg`` holding the error's text.
+
+    A ``caller`` in the logger's context names the line that called
+    ``logging_middleware`` (the user's wiring, with ``caller_at(depth)``'s depth counted
+    from there): when the middleware logs, the code it wraps has returned and the stack
+    above holds only the transport.
     """
-    bound = logger.with_(method=endpoint_name)
+    # Logger's context is this package's own business: read it rather than widen the API.
+    wired = {
+        key: format_caller(caller_frame(value.depth))
+        for key, value in logger._context.items()
+        if isinstance(value, CallerValuer)
+    }
+    bound = logger.with_(**wired, method=endpoint_name)
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(request: Any) -> Any:

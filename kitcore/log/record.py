@@ -28,3 +28,16 @@ def safe_str(value: Any) -> str:
         return str(value)
     except Exception:
         return safe_repr(value)
+
+
+def error_text(error: BaseException) -> str:
+    """An error as a log value: kit's typed errors by their message, others as
+    ``Type: message`` (or ``Type`` when the message is empty), so that no logged error
+    is blank: kazoo's AuthFailedError, asyncio's TimeoutError have no message."""
+    from kitcore.errors import KitError
+
+    text = safe_str(error)
+    if isinstance(error, KitError) and text:
+        return text
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name

@@ -1,4 +1,11 @@
-"""Valuers: values computed each time a line is logged, such as the time and the caller."""
+"""Valuers: values computed each time a line is logged, such as the time and the caller.
+
+The caller is found as Go kit's ``log.Caller(depth)`` finds it: walk up from the log call
+past the logging machinery, then ``depth`` frames more. Code that logs on behalf of its
+own caller (a helper ``def audit(logger, **kv)``) binds ``caller_at(1)``, as Go kit's
+wrappers bind ``Caller(depth + 1)``; kitcore's own ``logging_middleware`` names the line
+that made it, since the code it wraps has returned by the time it logs.
+"""
 
 from __future__ import annotations
 
@@ -62,26 +69,57 @@ def utc_timestamp(clock: Callable[[], float] = time.time) -> Valuer:
     return Valuer(now)
 
 
-def caller_frame() -> FrameType | None:
-    """Return the frame of the code that called the logger (outside kitcore.log and logging)."""
+def caller_frame(depth: int = 0) -> FrameType | None:
+    """Return the frame of the code that called the logger (outside kitcore.log and logging).
+
+    ``depth`` frames above it when ``depth`` > 0; None when the stack is not that deep.
+    """
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if name not in _MACHINERY and not name.startswith(_MACHINERY_PACKAGES):
-            return frame
+            break
         frame = frame.f_back
-    return None
+    for _ in range(depth):
+        if frame is None:
+            break
+        frame = frame.f_back
+    return frame
 
 
-def _caller() -> str:
-    frame = caller_frame()
+def format_caller(frame: FrameType | None) -> str:
+    """``file.py:line`` of ``frame`` (``?`` for None), as ``caller=`` writes it."""
     if frame is None:
         return "?"
     return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
+class CallerValuer(Valuer):
+    """The Valuer :func:`caller_at` returns: ``file.py:line``, ``depth`` frames above the call."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self, depth: int) -> None:
+        if depth < 0:
+            raise ValueError(f"caller depth must be >= 0, got {depth}")
+        self.depth = depth
+        super().__init__(lambda: format_caller(caller_frame(depth)))
+
+    def __repr__(self) -> str:
+        return f"caller_at({self.depth})"
+
+
+def caller_at(depth: int) -> CallerValuer:
+    """Go kit's ``log.Caller(depth)``: the caller ``depth`` frames above the code that logged.
+
+    ``caller_at(0)`` is :data:`caller`; a helper that logs for whoever called it binds
+    ``caller_at(1)`` so that lines name the helper's caller, not the helper.
+    """
+    return CallerValuer(depth)
+
+
 timestamp = utc_timestamp()
 """The time of the log call, UTC RFC 3339 with milliseconds (Go kit's DefaultTimestampUTC)."""
 
-caller = Valuer(_caller)
+caller = caller_at(0)
 """``file.py:line`` of the code that called the logger, through ``with_`` and level helpers."""

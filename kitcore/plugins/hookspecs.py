@@ -47,7 +47,9 @@ def kit_register_transports(register: Register) -> None:
 
     ``register(scheme, client_factory, server=...)``: ``client_factory(spec, instance,
     **options) -> (endpoint, closer)`` builds, for a ``kitcore.service.ServiceSpec`` and
-    one instance address (``"host:port"``), a client Endpoint that takes a
+    one instance address (``"host:port"``; for a message transport the target URL less
+    its scheme, path and user info included: ``"host:4222/subject"``,
+    ``"guest:guest@host:5672/queue"``), a client Endpoint that takes a
     ``kitcore.client.Call`` and returns the method's result; ``closer`` (or None) releases
     its connections. ``server`` (optional) is ``server(target, url, **options)``
     serving a service instance, an endpoint set or an app at ``url``.
@@ -78,8 +80,24 @@ def kit_register_metrics(register: Register) -> None:
 def kit_register_tracing(register: Register) -> None:
     """Register tracers: ``register(name, tracing_factory)``.
 
-    ``tracing_factory(url, **options)`` returns an object whose ``middleware(name)``
-    returns a server-side Middleware tracing the endpoint ``name``.
+    ``tracing_factory(url, **options)`` returns a tracer object; ``name`` is the URL
+    scheme or bare name it serves (``otlp``, ``zipkin``, ``console``, ``opentracing``).
+    Every tracer object has:
+
+    - ``middleware(name)``: a server-side Middleware tracing the endpoint ``name``; its
+      parent is read from the incoming metadata a transport binds into
+      ``kitcore.context`` under ``"kit.metadata"`` (a mapping of lower-case str to str:
+      HTTP headers, gRPC metadata), when there is one.
+    - ``server_middleware(method, *, system, service=None, metadata=None)`` and
+      ``client_middleware(method, *, system, service=None)``: the same for a transport
+      that names itself (``rpc.system``: ``"grpc"``, ``"jsonrpc"``) and the service;
+      ``metadata()`` returns the incoming metadata. The client span is current while
+      the wrapped endpoint runs, so the transport injects it with ``inject``.
+    - ``inject(metadata)``: write the current trace context into an outgoing mutable
+      mapping of str to str; ``extract(metadata)``: the caller's context, or None.
+    - ``close()``: flush what is buffered and stop.
+
+    A malformed incoming trace context starts a new trace; it never fails the call.
     """
 
 
@@ -122,6 +140,8 @@ PROVIDERS: dict[str, dict[str, str]] = {
         "https": "kit-http",
         "jsonrpc": "kit-http",
         "grpc": "kit-grpc",
+        "nats": "kit-nats",
+        "amqp": "kit-amqp",
     },
     "discovery": {
         "consul": "kit-consul",

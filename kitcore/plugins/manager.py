@@ -38,6 +38,7 @@ class PluginInfo:
     version: str | None = None
     builtin: bool = False
     disabled: bool = False
+    disabled_by: str | None = None
     hooks: list[str] = field(default_factory=list)
     registers: dict[str, list[str]] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
@@ -51,6 +52,7 @@ class PluginInfo:
             "module": self.module,
             "builtin": self.builtin,
             "disabled": self.disabled,
+            "disabled_by": self.disabled_by,
             "hooks": self.hooks,
             "registers": self.registers,
             "commands": self.commands,
@@ -159,11 +161,14 @@ class Plugins:
         ]
         for ep in found:
             if ep.name not in wanted:
+                by = "KIT_DISABLE_PLUGINS" if ep.name in disabled else "KIT_PLUGINS"
+                self.registry.exclude(ep.name, f"{by}={env[by]}")
                 self.infos.append(
                     PluginInfo(
                         name=ep.name,
                         module=ep.module,
                         disabled=True,
+                        disabled_by=by,
                         version=_version(ep.name, ep.module),
                     )
                 )

@@ -34,6 +34,11 @@ class Registry:
 
     def __init__(self) -> None:
         self._backends: dict[str, dict[str, Backend]] = {kind: {} for kind in KINDS.values()}
+        self._excluded: dict[str, str] = {}
+
+    def exclude(self, plugin: str, setting: str) -> None:
+        """Note that installed ``plugin`` was not loaded because of ``setting`` (for errors)."""
+        self._excluded[plugin] = setting
 
     def conflict(self, backend: Backend) -> str | None:
         """Return why ``backend`` cannot be added (its name is taken), or None."""
@@ -64,7 +69,9 @@ class Registry:
         hint = PROVIDERS.get(kind, {}).get(name)
         label = f"{name}://" if kind in ("discovery", "transports") else repr(name)
         message = f"no {kind} backend for {label}"
-        if hint:
+        if hint in self._excluded:
+            message += f": {hint} is installed but excluded by {self._excluded[hint]}"
+        elif hint:
             message += f": install {hint}"
         message += f" (installed: {installed or 'none'})"
         raise BackendNotFound(message)

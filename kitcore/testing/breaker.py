@@ -10,7 +10,7 @@ lets a trial call through that closes it on one success::
 Every check goes through :func:`kitcore.circuitbreaker.circuit_breaker`, so the whole
 path is tested. The breaker may raise Unavailable instead of the endpoint's error on
 the very call that opens the circuit (pybreaker does). A failure raises AssertionError
-saying what was expected and what happened. The suite takes about ``3 * reset_timeout``.
+saying what was expected and what happened. The suite takes about ``5 * reset_timeout``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class _Backend:
 
 class _Harness:
     def __init__(self, breaker: Breaker) -> None:
+        self.breaker = breaker
         self.backend = _Backend()
         self.endpoint = circuit_breaker(breaker)(self.backend)
 
@@ -206,6 +207,47 @@ async def check_half_open_reopens_on_failure(
     await harness.succeed("a trial call after the second reset timeout")
 
 
+async def check_half_open_admits_one_trial_call(
+    make_breaker: Callable[[int, float], Breaker], reset_timeout: float = 0.1
+) -> None:
+    """Check: half-open, one trial call goes through (gobreaker's default MaxRequests),
+    concurrent calls meanwhile are refused at once, and the trial's success closes it."""
+    fail_max, concurrent = 2, 10
+    harness = _Harness(make_breaker(fail_max, reset_timeout))
+    await harness.trip(fail_max)
+    await asyncio.sleep(reset_timeout * 1.5)
+    backend = harness.backend
+    release = asyncio.Event()
+    calls_before = backend.calls
+
+    async def slow_trial(request: Any) -> Any:
+        backend.calls += 1
+        await release.wait()
+        return ("ok", request)
+
+    endpoint = circuit_breaker(harness.breaker)(slow_trial)
+    calls = [asyncio.ensure_future(endpoint(f"concurrent call {i + 1}")) for i in range(concurrent)]
+    try:
+        for _ in range(100):  # every call has entered the breaker when none is pending a step
+            await asyncio.sleep(0)
+        refused = [c for c in calls if c.done() and isinstance(c.exception(), Unavailable)]
+        if backend.calls - calls_before != 1 or len(refused) != concurrent - 1:
+            raise AssertionError(
+                f"{concurrent} concurrent calls half-open: expected 1 trial call to reach the "
+                f"endpoint and {concurrent - 1} refused with Unavailable, got "
+                f"{backend.calls - calls_before} through and {len(refused)} refused"
+            )
+        release.set()
+        await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        release.set()
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+    await harness.succeed("a call after the trial call succeeded (it closed the circuit)")
+    await harness.succeed("a second call in the closed circuit")
+
+
 async def check_breaker(
     make_breaker: Callable[[int, float], Breaker], reset_timeout: float = 0.1
 ) -> None:
@@ -215,3 +257,4 @@ async def check_breaker(
     await check_cancellation_counts_only_past_the_deadline(make_breaker)
     await check_half_open_closes_on_success(make_breaker, reset_timeout)
     await check_half_open_reopens_on_failure(make_breaker, reset_timeout)
+    await check_half_open_admits_one_trial_call(make_breaker, reset_timeout)

@@ -1,15 +1,27 @@
 """Conformance suites for service discovery backends: Instancers and Registrars.
 
-A plugin author runs these against a real server (etcd, ZooKeeper, Consul, DNS)::
+A plugin author writes a driver that changes the backend behind the Instancer's back
+(``add``/``remove``, and ``break_``/``restore`` when the server can be stopped), and an
+``instances()`` listing what the backend holds, then runs the suites against the real
+server. :class:`MemoryBackend` below is both for an in-memory backend, so this runs::
 
-    async def test_instancer(etcd_server):
-        driver = EtcdDriver(etcd_server, "/services/svc")   # add/remove/break_/restore
-        await check_instancer(lambda: EtcdInstancer(client, "/services/svc"), driver)
+    from kitcore.testing import MemoryBackend, check_instancer, check_registrar
+
+    async def test_instancer() -> None:
+        backend = MemoryBackend()  # yours: a driver writing to your real server
+        await check_instancer(backend.instancer, backend)
+
+    async def test_registrar() -> None:
+        backend = MemoryBackend()
+        await check_registrar(backend.registrar, backend.snapshot)
+
+A factory may also open the Instancer by URL through the plugins, as users will:
+``check_instancer(lambda: kitcore.sd.instancer(f"myreg://{addr}/svc"), driver)``.
 
 The suites wait for conditions with timeouts and never sleep blindly; a failure raises
 AssertionError saying what was expected and what was seen. ``MemoryBackend`` is a small
-in-memory backend (a driver, an Instancer, a Registrar) that passes both suites, for
-tests of code built on discovery.
+in-memory backend (a driver, an Instancer, a Registrar) that passes both suites, also
+for tests of code built on discovery.
 """
 
 from __future__ import annotations

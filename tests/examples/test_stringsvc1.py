@@ -33,3 +33,33 @@ async def test_bad_requests(example: Callable[..., Any]) -> None:
             assert r.status == 405
         async with http.post(f"{svc.url}/lowercase", data="{}", headers=CURL) as r:
             assert r.status == 404
+
+
+async def test_served_over_nats_beside_http(example: Callable[..., Any]) -> None:
+    import uuid
+
+    from kit_nats.testing import URL, connection
+
+    from examples.stringsvc1.service import EmptyString, StringService
+    from kitcore import InvalidArgument, connect
+
+    probe = await connection()  # skips (or fails under KIT_REQUIRE_SERVICES) with no NATS
+    await probe.close()
+    url = f"{URL}/stringsvc_{uuid.uuid4().hex}"
+    svc = example("examples.stringsvc1", "--nats", url)
+    assert svc.log_lines("NATS", timeout=20), svc.log()
+    async with connect(StringService, url) as client:
+        assert await client.uppercase("hello, world") == "HELLO, WORLD"
+        assert await client.count("hello") == 5
+        try:
+            await client.uppercase("")
+        except InvalidArgument as exc:
+            assert exc.message == EmptyString().message
+        else:
+            raise AssertionError("no error")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{svc.url}/count", data='{"s":"abc"}', headers=CURL) as r,
+    ):
+        assert await r.text() == '{"v":3}'  # HTTP serves beside NATS
+    assert svc.stop() == 0

@@ -161,3 +161,49 @@ async def test_a_failing_instance_is_cut_off_while_the_others_serve(
         ]
         assert dropped.connections == 4
     assert all(not transitions(proxy, i) for i in serving)
+
+
+def _spans(log: str) -> list[dict[str, Any]]:
+    """The console exporter's spans in an example's output (JSON objects among log lines)."""
+    import json
+
+    spans, lines = [], None
+    for line in log.splitlines():
+        if line == "{":
+            lines = [line]
+        elif lines is not None:
+            lines.append(line)
+            if line == "}":
+                spans.append(json.loads("\n".join(lines)))
+                lines = None
+    return spans
+
+
+async def test_trace_console_shows_one_trace_across_proxy_and_instance(
+    example: Callable[..., Any],
+) -> None:
+    instance = example("examples.stringsvc3", "--trace", "console")
+    proxy = example("examples.stringsvc3", "--proxy", instance.address, "--trace", "console")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{proxy.url}/uppercase", json={"s": "foo"}) as r,
+    ):
+        assert await r.json() == {"v": "FOO"}
+    [served] = instance.log_lines("method=uppercase")
+    trace_id = re.search(r" trace_id=(\w+)", served).group(1)  # type: ignore[union-attr]
+    assert instance.stop() == 0 and proxy.stop() == 0
+    proxy_spans = {s["kind"]: s for s in _spans(proxy.log())}
+    (instance_span,) = _spans(instance.log())
+    assert {s["context"]["trace_id"] for s in (*proxy_spans.values(), instance_span)} == {
+        f"0x{trace_id}"
+    }
+    server = proxy_spans["SpanKind.SERVER"]
+    call = proxy_spans["SpanKind.INTERNAL"]
+    attempt = proxy_spans["SpanKind.CLIENT"]
+    assert server["parent_id"] is None
+    assert call["parent_id"] == server["context"]["span_id"]
+    assert attempt["parent_id"] == call["context"]["span_id"]
+    assert instance_span["parent_id"] == attempt["context"]["span_id"]
+    assert attempt["attributes"]["server.port"] == instance.port
+    assert instance_span["attributes"]["http.route"] == "/uppercase"
+    assert instance_span["resource"]["attributes"]["service.instance.id"] == instance.address

@@ -1,4 +1,6 @@
-"""Fixtures for kit-etcd's tests: real etcd servers (plain, with auth, with TLS).
+"""Fixtures for kit-etcd's tests: an etcd with TLS, prefixes, leak checks.
+
+``shared_etcd`` and ``own_etcd`` (real etcd servers) come from kitcore's pytest plugin.
 
 The helpers live in testlib.py, loaded here as the module ``kit_etcd_testlib``: under
 ``--import-mode=importlib`` a test module cannot import a sibling module by itself.
@@ -16,8 +18,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from kitcore.testing.servers import EtcdServer, etcd_server
 
 
 def _load_testlib() -> ModuleType:
@@ -48,20 +48,6 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
             break
         await asyncio.sleep(0.005)
     assert left == []
-
-
-@pytest.fixture(scope="session")
-def shared_etcd() -> Iterator[EtcdServer]:
-    """One etcd for the tests that never stop it (each uses its own prefix)."""
-    with etcd_server() as server:
-        yield server
-
-
-@pytest.fixture
-def own_etcd() -> Iterator[EtcdServer]:
-    """An etcd for one test, free to stop and start."""
-    with etcd_server() as server:
-        yield server
 
 
 @pytest.fixture

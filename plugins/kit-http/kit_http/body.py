@@ -20,7 +20,23 @@ _SWEEPS = 4
 
 
 class Disconnected(Exception):
-    """The client went away before the request was read: nothing is sent back."""
+    """The body ended before its end: the client closed (or half-closed) the connection.
+
+    The server answers ``INCOMPLETE`` (a 400 closing the connection): a client that only
+    half-closed still reads it, one that left never sees it, and no server has a reason
+    to invent a 500 for a request that got no answer.
+    """
+
+
+INCOMPLETE_BODY = b'{"code":"invalid_argument","message":"request body ended before its length"}'
+"""The wire error sent when the body ended early."""
+
+INCOMPLETE_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(INCOMPLETE_BODY)),
+    (b"connection", b"close"),
+]
+"""Its headers: the connection cannot carry another request."""
 
 
 class BodyWatch:

@@ -22,15 +22,27 @@ import aiohttp
 import msgspec
 
 from kit_http.binding import Binding
+from kit_http.errors import ReplyTooLarge
 from kit_http.handler import TIMEOUT_HEADER
+from kit_http.options import MIB
 from kitcore import context
-from kitcore.errors import DeadlineExceeded, Internal, KitError, Unavailable, from_http_status
+from kitcore.errors import (
+    ERRORS,
+    DeadlineExceeded,
+    Internal,
+    KitError,
+    Unavailable,
+    from_http_status,
+)
 from kitcore.errors import from_wire as error_from_wire
 from kitcore.service import ServiceSpec
 
 KEEPALIVE = 4.0
 """Seconds an idle pooled connection is kept: under uvicorn's 5 s, so the server never
 closes a connection the client is about to reuse."""
+
+MAX_REPLY = MIB
+"""Largest reply body read by default, in bytes: the server's default request limit."""
 
 
 class OutgoingRequest:
@@ -77,7 +89,14 @@ def error_from_reply(reply: Reply) -> KitError:
     except (msgspec.DecodeError, RecursionError):
         wire = None
     if isinstance(wire, dict) and isinstance(wire.get("code"), str):
-        return error_from_wire(wire)
+        if wire["code"] in ERRORS or not 400 <= reply.status < 500:
+            return error_from_wire(wire)
+        # A transport's own code (method_not_allowed...): the kind of its status.
+        error = from_http_status(reply.status, str(wire.get("message") or ""))
+        details = wire.get("details")
+        if isinstance(details, dict):
+            error.details = details
+        return error
     text = reply.body[:200].decode("utf-8", "replace").strip()
     return from_http_status(reply.status, f"HTTP {reply.status}: {text}" if text else "")
 
@@ -104,8 +123,13 @@ class Transport:
         pool: int = 100,
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
+        max_reply: int | None = MAX_REPLY,
     ) -> None:
+        if max_reply is not None and max_reply < 0:
+            raise ValueError(f"max_reply must be >= 0 or None, got {max_reply!r}")
         self.base = base_url(base)
+        self.max_reply = max_reply
+        """Largest reply body read, in bytes (None: any size); larger raise ReplyTooLarge."""
         self._pool = pool
         self._headers = dict(headers or {})
         self._session = session
@@ -128,10 +152,17 @@ class Transport:
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Reply:
-        """Send one request and read the whole reply; connection failures raise Unavailable."""
+        """Send one request and read the whole reply; connection failures raise Unavailable.
+
+        A reply over ``max_reply`` bytes raises ReplyTooLarge, unread past the limit.
+        """
         try:
             async with self.session().request(method, url, data=body, headers=headers) as r:
-                return Reply(r.status, r.headers, await r.read())
+                limit = self.max_reply
+                length = r.content_length
+                if limit is None or (length is not None and length <= limit):
+                    return Reply(r.status, r.headers, await r.read())
+                return Reply(r.status, r.headers, await _read_within(r, limit, f"{method} {url}"))
         except aiohttp.ClientConnectionError as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         except aiohttp.ClientPayloadError as exc:
@@ -177,6 +208,24 @@ async def bounded(send: Awaitable[Reply], left: float | None, capped: bool) -> R
 _JSON = {"Content-Type": "application/json"}
 
 
+async def _read_within(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The body of ``response`` if it is at most ``limit`` bytes; else close it and raise."""
+    length = response.content_length
+    body = bytearray()
+    if length is None or length <= limit:
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                break
+        else:
+            return bytes(body)
+    response.close()  # the unread rest makes the connection unusable
+    raise ReplyTooLarge(
+        f"reply to {what} is over the client's limit of {limit} bytes",
+        details={"limit": limit},
+    )
+
+
 class ClientEndpoint:
     """An Endpoint calling one HTTP route: Go kit's ``httptransport.Client``.
 
@@ -184,6 +233,7 @@ class ClientEndpoint:
     ``decode(reply) -> response`` reads a 2xx reply (JSON into ``response_type`` by
     default). A non-2xx reply raises its typed error before ``decode`` runs. ``timeout``
     caps every call; the caller's deadline bounds it too and is sent as ``Kit-Timeout``.
+    A reply over ``max_reply`` bytes (1 MiB; None for any size) raises ReplyTooLarge.
     """
 
     def __init__(
@@ -201,6 +251,7 @@ class ClientEndpoint:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         pool: int = 100,
+        max_reply: int | None = MAX_REPLY,
     ) -> None:
         self.method = method.upper()
         self.url = url
@@ -217,7 +268,7 @@ class ClientEndpoint:
         self._finalizer = _tuple(finalizer)
         self._timeout = timeout
         self._headers = {**_JSON, **(headers or {})}
-        self._transport = Transport(url, pool=pool, session=session)
+        self._transport = Transport(url, pool=pool, session=session, max_reply=max_reply)
 
     async def __call__(self, request: Any) -> Any:
         headers = dict(self._headers)
@@ -254,7 +305,8 @@ class ServiceClient:
     """The client Endpoint for one instance of a typed service: takes a ``kitcore.Call``.
 
     Each method goes to its route (``POST /<name>`` or its declared REST route) and its
-    JSON reply is decoded into the method's return type.
+    JSON reply is decoded into the method's return type; one over ``max_reply`` bytes
+    (1 MiB; None for any size) raises ReplyTooLarge.
     """
 
     def __init__(
@@ -267,9 +319,12 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         pool: int = 100,
+        max_reply: int | None = MAX_REPLY,
     ) -> None:
         self.spec = spec
-        self._transport = Transport(instance, pool=pool, session=session, headers=headers)
+        self._transport = Transport(
+            instance, pool=pool, session=session, headers=headers, max_reply=max_reply
+        )
         self._base = self._transport.base
         self._bindings = {name: Binding(m, prefix) for name, m in spec.methods.items()}
         self._timeout = timeout

@@ -1,13 +1,14 @@
 """HTTP-only error kinds: the transport's own 4xx answers, each a kit InvalidArgument.
 
-On the wire they carry the ``invalid_argument`` code (the caller's fault: not retried,
-not counted by breakers) with their own HTTP status, so a kit client raises
-InvalidArgument while curl users see the precise status.
+They are the caller's fault (not retried, not counted by breakers). 405 and 415 carry
+their own truthful codes, ``method_not_allowed`` and ``unsupported_media_type``; a kit
+client, which knows no such kind, raises the kind of the HTTP status: InvalidArgument.
+408 and 413 keep ``invalid_argument`` (the request as sent was unusable).
 """
 
 from __future__ import annotations
 
-from kitcore.errors import InvalidArgument, NotFound
+from kitcore.errors import Internal, InvalidArgument, NotFound
 
 
 class RouteNotFound(NotFound):
@@ -17,6 +18,7 @@ class RouteNotFound(NotFound):
 class MethodNotAllowed(InvalidArgument):
     """The path exists but not for this HTTP method (405, with ``Allow``)."""
 
+    code = "method_not_allowed"
     http_status = 405
 
 
@@ -35,4 +37,13 @@ class PayloadTooLarge(InvalidArgument):
 class UnsupportedMediaType(InvalidArgument):
     """The body's content type is not JSON (415)."""
 
+    code = "unsupported_media_type"
     http_status = 415
+
+
+class ReplyTooLarge(Internal):
+    """A client-side error: the server's reply is over the client's ``max_reply`` bytes.
+
+    Like any malformed reply it is the server's fault (Internal); the rest of the body
+    is not read and the connection is closed.
+    """

@@ -19,7 +19,14 @@ import msgspec
 from msgspec.structs import astuple
 
 from kit_http.binding import Binding
-from kit_http.body import BodyWatch, Disconnected, read_more, too_large
+from kit_http.body import (
+    INCOMPLETE_BODY,
+    INCOMPLETE_HEADERS,
+    BodyWatch,
+    Disconnected,
+    read_more,
+    too_large,
+)
 from kit_http.errors import UnsupportedMediaType
 from kit_http.message import Request, Response
 from kit_http.options import ServerOptions, default_error_encoder
@@ -37,6 +44,9 @@ Encode: TypeAlias = Callable[[Any], "bytes | Response"]
 
 TIMEOUT_HEADER = "Kit-Timeout"
 """Request header with the caller's remaining time in whole milliseconds."""
+
+MAX_TIMEOUT_DIGITS = 12
+"""A ``Kit-Timeout`` of more digits (over 31 years) is refused, not parsed."""
 
 _CONTENT_TYPE_JSON = (b"content-type", b"application/json")
 _log = logging.getLogger("kit_http")
@@ -96,8 +106,9 @@ class Handler:
         self.accepted = frozenset(t.encode("latin-1") for t in options.content_types)
         self.accepted_text = frozenset(options.content_types)
         self.needs_request = options.needs_request or decode is not None
-        # granian's RSGI interface serves this route directly (no ASGI adapter).
-        self.rsgi_fast = not self.needs_request
+        # granian's RSGI interface serves this route directly (no ASGI adapter); a decode
+        # function gets its Request built there.
+        self.rsgi_fast = not options.needs_request
         self.serve: Callable[[Scope, Receive, Send, Mapping[str, str] | None], Awaitable[int]]
         self.serve = self._serve_final if (self.finalizer or self.before) else self._serve
 
@@ -221,7 +232,12 @@ class Handler:
                     after(request, response)  # type: ignore[arg-type]
                 out, status, headers = response.body, response.status, response.raw_headers()
         except Disconnected:
-            return 499
+            # Servers drop what is sent to a client that left; a half-closed one reads it.
+            await send(
+                {"type": "http.response.start", "status": 400, "headers": INCOMPLETE_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": INCOMPLETE_BODY})
+            return 499  # nginx's "client closed request", for finalizers
         except Exception as exc:
             return await self.fail(request or Request(scope, params), exc, send)
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -241,13 +257,15 @@ class Handler:
         """Call the endpoint within the caller's deadline, capped by the server's timeout."""
         seconds = self.timeout
         if timeout_header is not None:
-            try:
-                caller = int(timeout_header) / 1000
-            except ValueError:
+            # Plain ASCII digits only: int() would also take "+5", "1_000", " 7 ", and
+            # 309 digits overflow the float division.
+            if not timeout_header.isdigit() or len(timeout_header) > MAX_TIMEOUT_DIGITS:
                 raise InvalidArgument(
-                    f"bad {TIMEOUT_HEADER} header: want whole milliseconds",
+                    f"bad {TIMEOUT_HEADER} header: want whole milliseconds, "
+                    f"at most {MAX_TIMEOUT_DIGITS} digits",
                     details={"header": TIMEOUT_HEADER},
-                ) from None
+                )
+            caller = int(timeout_header) / 1000
             seconds = caller if seconds is None else min(caller, seconds)
         with context.timeout(seconds):
             return await context.enforce(self.endpoint(decoded))

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
@@ -57,11 +58,19 @@ def wire_error(error: BaseException) -> KitError:
 
 
 def default_error_encoder(request: Request, error: BaseException) -> Response:
-    """Write the typed error's HTTP status and ``{"code", "message", "details"}``."""
+    """Write the typed error's HTTP status and ``{"code", "message", "details"}``.
+
+    A 429 or 503 whose details hold ``retry_after`` (a limiter's, an open breaker's) also
+    gets a ``Retry-After`` header.
+    """
     kit_error = wire_error(error)
     headers: list[tuple[str, str]] = []
     if isinstance(kit_error, MethodNotAllowed):
         headers.append(("allow", ", ".join(kit_error.details.get("allow", ()))))
+    retry_after = kit_error.details.get("retry_after")
+    if kit_error.http_status in (429, 503) and isinstance(retry_after, int | float):
+        # RFC 9110 10.2.3: whole seconds; rounded up, so a client waiting that long is due.
+        headers.append(("retry-after", str(max(0, math.ceil(retry_after)))))
     if isinstance(kit_error, PayloadTooLarge | RequestTimeout):
         # The unread rest of the body makes the connection unusable.
         headers.append(("connection", "close"))

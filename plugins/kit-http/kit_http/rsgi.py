@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import astuple
 
-from kit_http.body import Disconnected, too_large
+from kit_http.body import INCOMPLETE_BODY, INCOMPLETE_HEADERS, Disconnected, too_large
 from kit_http.handler import _CURRENT_TASKS, Handler, send_error
 from kit_http.message import Request, Response
 from kitcore.asgi import Message
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from kit_http.app import App
 
 _JSON = [("content-type", "application/json")]
+_INCOMPLETE = [
+    (name.decode(), value.decode())
+    for name, value in INCOMPLETE_HEADERS
+    if name != b"content-length"
+]
 
 
 async def serve(app: App, scope: Any, protocol: Any) -> None:
@@ -58,6 +63,12 @@ async def serve(app: App, scope: Any, protocol: Any) -> None:
         try:
             if handler.decode_bytes is not None:
                 decoded = handler.decode_bytes(body or b"{}")
+            elif handler.user_decode is not None:
+                request = Request(asgi_scope(scope), params)
+                request.body = body
+                decoded = handler.user_decode(request)
+                if handler.decode_is_async:
+                    decoded = await decoded
             else:
                 assert handler.binding is not None
                 query = scope.query_string.encode("latin-1")
@@ -79,7 +90,8 @@ async def serve(app: App, scope: Any, protocol: Any) -> None:
             response = out if isinstance(out, Response) else Response(bytes(out))
             protocol.response_bytes(response.status, _text_headers(response), response.body)
     except Disconnected:
-        return
+        # Unanswered, granian would send a 500; a half-closed client reads this 400.
+        protocol.response_bytes(400, _INCOMPLETE, INCOMPLETE_BODY)
     except Exception as exc:
         sender = _Send(protocol)
         await send_error(handler.options, Request(asgi_scope(scope), params), exc, sender)

@@ -2,7 +2,11 @@
 
 ``serve(target, url)`` runs until cancelled or until SIGINT/SIGTERM, then shuts down
 gracefully: the server stops accepting, in-flight requests finish, the app's lifespan
-shutdown runs. uvicorn is the default server; granian and hypercorn work the same.
+shutdown runs. granian is the default server: its HTTP/1.1 parser (hyper) closes a
+message carrying both Content-Length and Transfer-Encoding, limits header size and
+count with 431 and times out slow header reads, and its RSGI interface is the fastest
+way to run an App (BENCHMARKS.md). uvicorn and hypercorn work the same, with the
+limits their settings allow (``kit_http.limits``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -20,6 +26,7 @@ from typing import Any
 import click
 
 from kit_http.app import App
+from kit_http.limits import DEFAULT_LIMITS, ServerLimits
 from kitcore.service import describe
 
 SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
@@ -34,6 +41,26 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address: in use, not permitted, or no such host."""
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise ListenError now, before any server starts, when ``host:port`` cannot be bound.
+
+    Each server reports a failed bind its own way (a traceback, ``sys.exit(1)``, a log
+    line): one clear error here, and no ``started`` callback for a server never listening.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ListenError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _is_asgi_function(obj: Any) -> bool:
@@ -74,24 +101,29 @@ def load(spec: str) -> Any:
 
 async def serve(
     target: Any,
-    url: str = "http://0.0.0.0:8080",
+    url: str = "http://127.0.0.1:8080",
     *,
-    server: str = "uvicorn",
+    server: str = "granian",
     log_level: str = "warning",
     started: Callable[[str, int], None] | None = None,
+    limits: ServerLimits = DEFAULT_LIMITS,
     **options: Any,
 ) -> None:
     """Serve ``target`` at ``url`` until cancelled or signalled, then shut down gracefully.
 
-    ``started(host, port)`` is called once the server listens. ``options`` go to the App
-    when ``target`` is a service or an endpoint set.
+    ``started(host, port)`` is called once the server listens. ``limits`` bound what a
+    client may hold (``kit_http.limits``). ``options`` go to the App when ``target`` is a
+    service or an endpoint set.
     """
     app = as_app(target, **options)
     host, port = parse_listen(url)
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
-    if server == "granian" and isinstance(app, App):
-        await _granian_rsgi(app, host, port, log_level, started)
+    check_listen(host, port)
+    # RSGI gives the path percent-decoded: an App with path parameters (which may hold
+    # an encoded "/") is served through granian's ASGI interface instead.
+    if server == "granian" and isinstance(app, App) and not app.router.dynamic:
+        await _granian_rsgi(app, host, port, log_level, started, limits)
         return
     runner = {
         "uvicorn": _uvicorn,
@@ -99,7 +131,7 @@ async def serve(
         "granian-asgi": _granian,
         "hypercorn": _hypercorn,
     }[server]
-    await runner(app, host, port, log_level, started)
+    await runner(app, host, port, log_level, started, limits)
 
 
 def _signals(stop: Callable[[], None]) -> Callable[[], None]:
@@ -148,12 +180,25 @@ async def _notify_when(
 
 
 async def _uvicorn(
-    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        backlog=limits.backlog,
+        # h11 only: httptools has no header size limit (kit_http.limits.SUPPORT).
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     server = uvicorn.Server(config)
     # uvicorn's own signal handlers would replace ours; serve() handles signals itself.
@@ -173,15 +218,28 @@ async def _uvicorn(
 
 
 async def _hypercorn(
-    app: Any, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
+    # hypercorn binds only after the app's start-up: bound and listening here first, the
+    # socket queues connections from the moment ``started`` says so.
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    listener = socket.create_server((host, port), family=family, backlog=limits.backlog)
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{os.dup(listener.fileno())}"]  # hypercorn closes its own copy
     config.loglevel = log_level.upper()
     config.accesslog = None
+    config.backlog = limits.backlog
+    config.h11_max_incomplete_size = limits.max_header_bytes
+    # Any read, not only the headers': hypercorn has no header-only timeout.
+    config.read_timeout = int(limits.header_timeout) or 1
     stopping = asyncio.Event()
     ready = asyncio.Event()
 
@@ -207,20 +265,40 @@ async def _hypercorn(
         run = hypercorn_serve(lifespan_aware, config, shutdown_trigger=stopping.wait)
         await _until_stopped(run, stopping.set)
     finally:
+        listener.close()
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
 
 
 async def _granian_rsgi(
-    app: App, host: str, port: int, log_level: str, started: Callable[[str, int], None] | None
+    app: App,
+    host: str,
+    port: int,
+    log_level: str,
+    started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
 ) -> None:
     # The bound __rsgi__ alone: granian would run __rsgi_init__/__rsgi_del__ unawaited in
     # its embedded mode, so the app's start-up and shutdown are awaited here instead.
     await app.startup()
     try:
-        await _granian(app.__rsgi__, host, port, log_level, started, rsgi=True)
+        await _granian(app.__rsgi__, host, port, log_level, started, limits, rsgi=True)
     finally:
         await app.shutdown()
+
+
+# granian logs to stdout by default: a program whose stdout carries data (a pipe to a
+# parent, a CLI's output) would read "Embedded server is experimental!" in it.
+_GRANIAN_LOG_TO_STDERR = {
+    "handlers": {
+        handler: {
+            "formatter": formatter,
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        }
+        for handler, formatter in (("console", "generic"), ("access", "access"))
+    }
+}
 
 
 async def _granian(
@@ -229,10 +307,12 @@ async def _granian(
     port: int,
     log_level: str,
     started: Callable[[str, int], None] | None,
+    limits: ServerLimits,
     *,
     rsgi: bool = False,
 ) -> None:
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.embed import Server
 
@@ -243,6 +323,15 @@ async def _granian(
         interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
         log_level=LogLevels(log_level),
         log_access=False,
+        log_dictconfig=_GRANIAN_LOG_TO_STDERR,
+        # HTTP/1.1 only: hyper's HTTP/2 settings have no header-read timeout to apply.
+        http=HTTPModes.http1,
+        websockets=not rsgi,
+        backlog=limits.backlog,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(limits.header_timeout * 1000),
+            max_buffer_size=limits.max_header_bytes,
+        ),
     )
 
     def listening() -> bool:
@@ -261,23 +350,37 @@ def run(coro: Any) -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
+        runner: Callable[[Any], Any] = asyncio.run
     else:
-        uvloop.run(coro)
+        runner = uvloop.run
+    # Outside the except block: run there, every error would carry the ImportError as its
+    # context ("during handling of the above exception").
+    runner(coro)
 
 
 @click.command("serve")
 @click.argument("target")
-@click.option("--listen", default=":8080", show_default=True, help="HOST:PORT or :PORT.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT, or :PORT for all interfaces.",
+)
 @click.option(
     "--server",
     type=click.Choice(SERVERS),
-    default="uvicorn",
+    default="granian",
     show_default=True,
     help="The ASGI server to run on.",
 )
 @click.option("--log-level", default="warning", show_default=True, help="The server's log level.")
-def serve_command(target: str, listen: str, server: str, log_level: str) -> None:
+@click.option(
+    "--transport",
+    default="http",
+    show_default=True,
+    help="Serve with another transport plugin's server instead (grpc: kit-grpc).",
+)
+def serve_command(target: str, listen: str, server: str, log_level: str, transport: str) -> None:
     """Serve TARGET (module:attr: a service, an endpoint mapping or an ASGI app) over HTTP."""
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
@@ -286,9 +389,33 @@ def serve_command(target: str, listen: str, server: str, log_level: str) -> None
         parse_listen(listen)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from exc
+    if transport != "http":
+        _serve_other(transport, obj, target, listen)
+        return
 
     def started(host: str, port: int) -> None:
         click.echo(f"kit-http serving {target} on http://{host}:{port} ({server})", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve(obj, listen, server=server, log_level=log_level, started=started))
+        try:
+            run(serve(obj, listen, server=server, log_level=log_level, started=started))
+        except ListenError as exc:
+            raise click.ClickException(str(exc.strerror)) from None
+
+
+def _serve_other(transport: str, obj: Any, target: str, listen: str) -> None:
+    """Serve ``obj`` with the ``server`` that the transport plugin ``transport`` registered."""
+    from kitcore.plugins import BackendNotFound, plugins
+
+    try:
+        serve_with = plugins().backend("transports", transport).meta.get("server")
+    except BackendNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="--transport") from exc
+    if serve_with is None:
+        raise click.BadParameter(f"{transport} has no server", param_hint="--transport")
+
+    def started(host: str, port: int) -> None:
+        click.echo(f"kit serving {target} on {transport}://{host}:{port}", err=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve_with(obj, f"{transport}://{listen}", started=started))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +19,7 @@ from typing import Any
 
 import pytest
 from kit_http import App
-from kit_http.serve import as_app, load, parse_listen
+from kit_http.serve import SERVERS, ListenError, as_app, load, parse_listen, serve
 
 from kitcore.plugins import plugins
 from kitcore.testing.services import free_port, wait_port
@@ -109,8 +113,17 @@ def test_kit_serve_serves_a_target_until_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
+    announced = ""
     try:
         wait_port("127.0.0.1", port)
+        # The line comes from the started callback, which may run a moment after the
+        # port opens: wait for it before SIGTERM, or a fast test races it.
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 20
+        while "serving" not in announced and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                announced += proc.stderr.readline()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}{path}",
             data=json.dumps(body).encode(),
@@ -121,8 +134,8 @@ def test_kit_serve_serves_a_target_until_sigterm(
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
-    assert proc.returncode == 0, err
-    assert f"serving {target} on http://127.0.0.1:{port}" in err
+    assert proc.returncode == 0, announced + err
+    assert f"serving {target} on http://127.0.0.1:{port}" in announced + err
 
 
 def test_kit_serve_reports_bad_targets(tmp_path: Path) -> None:
@@ -144,3 +157,75 @@ def test_kit_plugins_lists_the_serve_command() -> None:
         [str(KIT), "plugins", "--json"], capture_output=True, text=True, timeout=30
     )
     assert '"serve"' in result.stdout
+
+
+def test_kit_serve_binds_loopback_by_default() -> None:
+    from kit_http.serve import serve_command
+
+    listen = next(p for p in serve_command.params if p.name == "listen")
+    assert parse_listen(str(listen.default)) == ("127.0.0.1", 8080)
+    assert parse_listen(":8080") == ("0.0.0.0", 8080)  # as in Go: all interfaces
+
+
+def test_kit_serve_on_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "svcmod.py").write_text(SERVICE)
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(KIT), "serve", "svcmod:service", "--listen", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+            env={**os.environ, "KIT_PLUGINS": "kit-http"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_started_fires_only_once_listening(server: str, svc: SimpleNamespace) -> None:
+    seen: list[bool] = []
+
+    def started(host: str, port: int) -> None:
+        with socket.create_connection((host, port), timeout=5):
+            seen.append(True)  # connect() would have raised before the bind
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        with pytest.raises(ListenError, match="Address already in use"):
+            await serve(svc.StringService(), f"127.0.0.1:{port}", server=server, started=started)
+    assert seen == []
+    port = free_port()
+    task = asyncio.create_task(
+        serve(svc.StringService(), f"127.0.0.1:{port}", server=server, started=started)
+    )
+    try:
+        for _ in range(500):
+            if seen or task.done():
+                break
+            await asyncio.sleep(0.02)
+        assert seen == [True]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_run_without_uvloop_leaves_no_import_error_in_tracebacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kit_http.serve import run
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    contexts: list[BaseException | None] = []
+
+    async def fails() -> None:
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            contexts.append(exc.__context__)
+
+    run(fails())
+    assert contexts == [None]

@@ -104,6 +104,7 @@ async def test_unknown_path_404_and_wrong_method_405_with_allow(
         async with http.get(f"{url}/uppercase") as r:
             assert r.status == 405
             assert r.headers["Allow"] == "POST"
+            assert (await r.json())["code"] == "method_not_allowed"
         async with http.post(f"{url}/addresses/a", data=b"{}") as r:
             assert r.status == 405
             assert r.headers["Allow"] == "DELETE, GET, PATCH, PUT"
@@ -116,7 +117,29 @@ async def test_wrong_content_type_is_415(svc: SimpleNamespace, http: Any) -> Non
                 http, f"{url}/count", {"s": "a"}, headers={"Content-Type": kind}
             )
             assert status == 415
+            assert error["code"] == "unsupported_media_type"
             assert error["details"]["content_type"] == kind.split(";")[0]
+
+
+async def test_kit_client_raises_transport_codes_as_the_kind_of_their_status(
+    svc: SimpleNamespace,
+) -> None:
+    from kit_http.client import ClientEndpoint
+
+    from kitcore import InvalidArgument
+
+    async with running(App(svc.StringService())) as url:
+        for method, headers, status in (
+            ("GET", None, 405),
+            ("POST", {"Content-Type": "text/xml"}, 415),
+        ):
+            endpoint = ClientEndpoint(method, f"{url}/count", headers=headers)
+            try:
+                with pytest.raises(InvalidArgument) as caught:
+                    await endpoint({"s": "a"})
+                assert type(caught.value) is InvalidArgument, status
+            finally:
+                await endpoint.close()
 
 
 async def test_body_over_limit_is_413_before_it_is_sent(svc: SimpleNamespace) -> None:

@@ -118,6 +118,9 @@ def _observer(prom: prometheus_client.Histogram) -> Record:
 
 _W = TypeVar("_W", bound="_ClientMetric")
 
+Exemplar = Callable[[], "dict[str, str] | None"]
+"""Returns an observation's exemplar labels (``{"trace_id": ...}``), or None for none."""
+
 
 class _ClientMetric:
     """What the four kinds share: a bound child wraps the client's labelled child."""
@@ -185,9 +188,13 @@ class PrometheusGauge(_ClientMetric, Gauge):
 
 
 class PrometheusHistogram(_ClientMetric, Histogram):
-    """A kit Histogram backed by a prometheus-client Histogram (cumulative buckets)."""
+    """A kit Histogram backed by a prometheus-client Histogram (cumulative buckets).
 
-    __slots__ = ("_observe", "prom")
+    ``exemplar()``, when given, is called per observation: labels it returns (a trace
+    id, say) are recorded as the bucket's exemplar, shown in the OpenMetrics exposition.
+    """
+
+    __slots__ = ("_exemplar", "_observe", "prom")
 
     _observe: Record  # type: ignore[assignment]
 
@@ -199,10 +206,38 @@ class PrometheusHistogram(_ClientMetric, Histogram):
         prom: prometheus_client.Histogram,
         *,
         label_values: tuple[str, ...] | None = None,
+        exemplar: Exemplar | None = None,
     ) -> None:
         super().__init__(name, help, label_names, label_values=label_values)
         self.prom = prom
-        self._observe = _observer(prom)  # the public observe for an unbound root's parent
+        self._exemplar = exemplar
+        plain = _observer(prom)  # the public observe for an unbound root's parent
+        self._observe = plain if exemplar is None else _with_exemplar(prom, plain, exemplar)
+
+    def _bind(self, label_values: tuple[str, ...]) -> PrometheusHistogram:
+        child = self.prom.labels(*label_values)
+        return PrometheusHistogram(
+            self.name,
+            self.help,
+            self.label_names,
+            child,
+            label_values=label_values,
+            exemplar=self._exemplar,
+        )
+
+
+def _with_exemplar(prom: prometheus_client.Histogram, plain: Record, exemplar: Exemplar) -> Record:
+    """Observe through ``plain``, or through the client with the exemplar when there is one."""
+    observe = prom.observe
+
+    def record(amount: float) -> None:
+        labels = exemplar()
+        if labels is None:
+            plain(amount)
+        else:
+            observe(amount, labels)
+
+    return record
 
 
 class PrometheusSummary(_ClientMetric, Histogram):

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from kit_prometheus.metrics import (
+    Exemplar,
     PrometheusCounter,
     PrometheusGauge,
     PrometheusHistogram,
@@ -71,7 +72,9 @@ class PrometheusProvider:
     ``subsystem`` prefix every name (``my_group_string_service_request_count``); dots
     in names become underscores. ``buckets`` are the histogram bounds used when a
     histogram is created without its own. ``gauge_mode`` is how multiprocess mode
-    merges gauges across processes (one of :data:`GAUGE_MODES`).
+    merges gauges across processes (one of :data:`GAUGE_MODES`). ``exemplar()``, when
+    given, returns the labels of each histogram observation's exemplar, or None
+    (``kit_otel.exemplar`` gives the current trace's id), shown in OpenMetrics.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class PrometheusProvider:
         subsystem: str = "",
         buckets: Sequence[float] | None = None,
         gauge_mode: str = "all",
+        exemplar: Exemplar | None = None,
     ) -> None:
         if gauge_mode not in GAUGE_MODES:
             raise ValueError(f"gauge_mode must be one of {GAUGE_MODES}, got {gauge_mode!r}")
@@ -92,6 +96,8 @@ class PrometheusProvider:
             tuple(buckets) if buckets is not None else prometheus_client.Histogram.DEFAULT_BUCKETS
         )
         self.gauge_mode = gauge_mode
+        self.exemplar = exemplar
+        """Called per histogram observation for exemplar labels (e.g. ``kit_otel.exemplar``)."""
         self.multiprocess_dir = multiprocess_dir()
         """The directory of per-process files in multiprocess mode, else None."""
         self._metrics = _metrics_of(self.registry)
@@ -190,7 +196,7 @@ class PrometheusProvider:
                     full, help, names, registry=self.registry, buckets=bounds
                 ),
             )
-            return PrometheusHistogram(full, help, names, prom)
+            return PrometheusHistogram(full, help, names, prom, exemplar=self.exemplar)
 
         return self._get(PrometheusHistogram, full, label_names, create)
 

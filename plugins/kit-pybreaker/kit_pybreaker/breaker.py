@@ -37,8 +37,10 @@ _Trial: TypeAlias = Generator[None, None, None]
 class PyBreaker:
     """A circuit breaker: ``fail_max`` consecutive failures open it for ``reset_timeout`` s.
 
-    Then one trial call goes through (half-open); ``success_threshold`` successes close
-    it, a failure opens it again. Errors matching ``exclude`` (classes or predicates)
+    Then trial calls go through (half-open), at most ``success_threshold`` at once in
+    this process (gobreaker's MaxRequests; pybreaker alone lets every concurrent call
+    through): the others are refused at once. ``success_threshold`` successes close it,
+    a failure opens it again. Errors matching ``exclude`` (classes or predicates)
     and the caller's own errors (:func:`kitcore.errors.is_caller_fault`) are not
     failures. An open circuit refuses calls at once with Unavailable carrying
     ``details["retry_after"]`` (seconds). The call whose failure opens the circuit
@@ -77,6 +79,8 @@ class PyBreaker:
             raise ValueError("give redis= or storage=, not both")
         self.name = name
         self.reset_timeout = float(reset_timeout)
+        self.success_threshold = success_threshold
+        self._trials = 0  # half-open trial calls under way in this process
         self._owned_client: Any = None
         if redis is not None:
             storage = self._redis_storage(redis, redis_namespace or f"kit:breaker:{name}")
@@ -270,24 +274,38 @@ class _Call:
     the state, as if it had entered first.
     """
 
-    __slots__ = ("_breaker", "_trial")
+    __slots__ = ("_breaker", "_half_open", "_trial")
 
     _breaker: PyBreaker
     _trial: _Trial | None
+    _half_open: bool
 
     def __enter__(self) -> None:
         breaker = self._breaker
+        self._half_open = False
         if breaker._rest.at_rest:
             self._trial = None
             return
+        circuit = breaker.circuit
+        if (
+            breaker._trials >= breaker.success_threshold
+            and circuit.current_state == pybreaker.STATE_HALF_OPEN
+        ):
+            raise Unavailable(
+                f"circuit breaker {breaker.name!r} is half-open: its trial calls are under way",
+                details={"retry_after": 0.0},
+            )
         try:
-            trial = breaker.circuit.call(_one_call)
+            trial = circuit.call(_one_call)
             next(trial)
         except pybreaker.CircuitBreakerError:
             raise Unavailable(
                 f"circuit breaker {breaker.name!r} is open",
                 details={"retry_after": breaker.retry_after()},
             ) from None
+        if circuit.current_state == pybreaker.STATE_HALF_OPEN:  # maybe made so by this call
+            self._half_open = True
+            breaker._trials += 1
         self._trial = trial
 
     def __exit__(
@@ -296,6 +314,8 @@ class _Call:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._half_open:
+            self._breaker._trials -= 1
         trial = self._trial
         if trial is None:  # entered at rest, without pybreaker
             breaker = self._breaker

@@ -1,4 +1,6 @@
-"""Fixtures for kit-zookeeper's tests: real ZooKeeper servers, and leak checks.
+"""Fixtures for kit-zookeeper's tests: node paths and leak checks.
+
+``shared_zk`` and ``own_zk`` (real ZooKeeper servers) come from kitcore's pytest plugin.
 
 The helpers live in testlib.py, loaded here as the module ``kit_zookeeper_testlib``:
 under ``--import-mode=importlib`` a test module cannot import a sibling module by itself.
@@ -11,13 +13,11 @@ import importlib.util
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from kitcore.testing.servers import ZooKeeperServer, zookeeper_server
 
 
 def _load_testlib() -> ModuleType:
@@ -42,20 +42,6 @@ async def no_leaks() -> AsyncIterator[None]:
     current = asyncio.current_task()
     assert [t for t in asyncio.all_tasks() if t is not current and not t.done()] == []
     assert await testlib.threads_back_to(baseline) == []
-
-
-@pytest.fixture(scope="session")
-def shared_zk() -> Iterator[ZooKeeperServer]:
-    """One ZooKeeper for the tests that never stop it (each uses its own path)."""
-    with zookeeper_server() as server:
-        yield server
-
-
-@pytest.fixture
-def own_zk() -> Iterator[ZooKeeperServer]:
-    """A ZooKeeper for one test, free to stop and start."""
-    with zookeeper_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""Serving a service over AMQP until cancelled or signalled, then draining.
+
+``serve(target, "amqp://guest:guest@host:5672/svc")`` connects, serves ``target`` (a
+service instance or class, an endpoint mapping, or a tuple of them) from the queue
+``svc`` and runs until cancelled or SIGINT/SIGTERM; then the subscriber drains (no new
+requests, in-flight ones finish and are acked) and the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kit_amqp.connection import open_connection
+from kit_amqp.server import Subscriber
+from kit_amqp.url import split
+from kitcore.messaging.rpc import targets_of
+
+
+def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Loops without signal support raise NotImplementedError: keep the default there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+
+    def undo() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return undo
+
+
+async def serve(
+    target: Any,
+    url: str,
+    *,
+    prefetch: int = 64,
+    drain_timeout: float = 30.0,
+    started: Callable[[str, str], None] | None = None,
+    handle_signals: bool = True,
+    connect_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``target`` at ``url`` until cancelled or signalled, then drain.
+
+    ``started(broker, queue)`` is called once consuming; ``options`` are the
+    server options (before, after, error_encoder, ...).
+    """
+    broker, queue = split(url)
+    connection = await open_connection(broker, **(connect_options or {}))
+    stopping = asyncio.Event()
+    # A process serving HTTP beside this one leaves the signals to the HTTP server
+    # (one handler per signal) and cancels this task instead.
+    undo = _on_signals(stopping.set) if handle_signals else (lambda: None)
+    try:
+        subscriber = Subscriber(
+            connection, queue, *targets_of(target), prefetch=prefetch, **options
+        )
+        await subscriber.start()
+        if started is not None:
+            started(broker, queue)
+        try:
+            await stopping.wait()
+        finally:
+            await asyncio.shield(subscriber.stop(drain_timeout))
+    finally:
+        undo()
+        if not connection.is_closed:
+            await asyncio.shield(connection.close())

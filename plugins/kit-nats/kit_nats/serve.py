@@ -1,0 +1,80 @@
+"""Serving a service over NATS until cancelled or signalled, then draining.
+
+``serve(target, "nats://host:4222/svc")`` connects, serves ``target`` (a service
+instance or class, an endpoint mapping, or a tuple of them) on ``svc.<method>`` and
+runs until cancelled or SIGINT/SIGTERM; then the subscriber drains (no new requests,
+in-flight ones finish) and the connection is drained and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kit_nats.connection import open_connection
+from kit_nats.server import Subscriber
+from kit_nats.url import split
+from kitcore.messaging.rpc import targets_of
+
+
+def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Loops without signal support raise NotImplementedError: keep the default there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+
+    def undo() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return undo
+
+
+async def serve(
+    target: Any,
+    url: str,
+    *,
+    queue: str | None = "",
+    concurrency: int = 64,
+    drain_timeout: float = 30.0,
+    started: Callable[[str, str], None] | None = None,
+    handle_signals: bool = True,
+    connect_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``target`` at ``url`` until cancelled or signalled, then drain.
+
+    ``started(server, subject)`` is called once subscribed; ``options`` are the
+    server options (before, after, error_encoder, ...).
+    """
+    server, subject = split(url)
+    nc = await open_connection(server, **(connect_options or {}))
+    stopping = asyncio.Event()
+    # A process serving HTTP beside this one leaves the signals to the HTTP server
+    # (one handler per signal) and cancels this task instead.
+    undo = _on_signals(stopping.set) if handle_signals else (lambda: None)
+    try:
+        subscriber = Subscriber(
+            nc, subject, *targets_of(target), queue=queue, concurrency=concurrency, **options
+        )
+        await subscriber.start()
+        if started is not None:
+            started(server, subject)
+        try:
+            await stopping.wait()
+        finally:
+            await asyncio.shield(subscriber.stop(drain_timeout))
+    finally:
+        undo()
+        if not nc.is_closed:
+            await asyncio.shield(nc.close())

@@ -1,0 +1,138 @@
+"""PeakEwma: latency-aware P2C over a real Endpointer, with cold start and churn."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from kitcore.endpoint import Endpoint
+from kitcore.errors import NotFound, Unavailable
+from kitcore.lb import PeakEwma, RoundRobin, retry
+from kitcore.sd import FixedEndpointer
+from kitcore.testing.lb import Fleet
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def timed(clock: Clock, seconds: float, name: str, error: Exception | None = None) -> Endpoint:
+    """An endpoint that takes ``seconds`` of the fake clock, then answers or raises."""
+
+    async def endpoint(request: Any) -> Any:
+        clock.now += seconds
+        if error is not None:
+            raise error
+        return name
+
+    return endpoint
+
+
+async def test_a_ten_times_slower_instance_gets_few_calls() -> None:
+    clock = Clock()
+    endpoints = [timed(clock, 0.001, f"fast{i}") for i in range(4)]
+    endpoints.append(timed(clock, 0.010, "slow"))
+    balancer = PeakEwma(FixedEndpointer(endpoints), rng=random.Random(1), clock=clock)
+    picks = [await (await balancer.endpoint())(None) for _ in range(2000)]
+    share = picks.count("slow") / len(picks)
+    assert share <= 0.05  # round robin: 20%
+    assert share > 0  # decay brings it back now and then
+
+
+async def test_an_instance_that_fails_fast_does_not_draw_the_traffic() -> None:
+    clock = Clock()
+    broken = timed(clock, 0.0001, "broken", Unavailable("down"))
+    balancer = PeakEwma(
+        FixedEndpointer([broken, timed(clock, 0.001, "ok")]), rng=random.Random(2), clock=clock
+    )
+    picks = []
+    for _ in range(200):
+        chosen = await balancer.endpoint()
+        try:
+            picks.append(await chosen(None))
+        except Unavailable:
+            picks.append("broken")
+    assert picks.count("broken") <= 20
+
+
+async def test_caller_faults_are_not_penalised() -> None:
+    clock = Clock()
+    balancer = PeakEwma(FixedEndpointer([timed(clock, 0.001, "a", NotFound("x"))]), clock=clock)
+    chosen = await balancer.endpoint()
+    with pytest.raises(NotFound):
+        await chosen(None)
+    assert all(c is not None and c < 0.01 for c in balancer.costs().values())
+
+
+async def test_a_new_instance_gets_one_probe_then_its_measured_share() -> None:
+    clock = Clock()
+    a, b = timed(clock, 0.002, "a"), timed(clock, 0.004, "b")
+    source = [a, b]
+
+    class Source:
+        async def endpoints(self) -> list[Endpoint]:
+            return list(source)
+
+    balancer = PeakEwma(Source(), decay=1e9, rng=random.Random(5), clock=clock)
+    for _ in range(50):
+        await (await balancer.endpoint())(None)
+    newcomer = timed(clock, 0.001, "new")
+    source.append(newcomer)
+    assert newcomer not in balancer.costs()
+    # Unmeasured and idle: any pairing with it picks it, once.
+    picks = [await (await balancer.endpoint())(None) for _ in range(20)]
+    assert "new" in picks
+    cost = balancer.costs()[newcomer]
+    assert cost is not None and cost < 0.002  # now measured, the fastest, so it is picked
+    assert picks[-5:].count("new") >= 3
+    source.remove(a)
+    await balancer.endpoint()
+    assert a not in balancer.costs()
+
+
+async def test_in_flight_calls_raise_the_cost_under_concurrency() -> None:
+    async with Fleet("a:1", "b:2", "c:3") as fleet:
+        fleet["a:1"].hung = True
+        balancer = PeakEwma(fleet.endpointer, rng=random.Random(3))
+        call = retry(1, 5.0, balancer)
+        hung = [asyncio.ensure_future(call(i)) for i in range(6)]
+        await fleet.until(lambda: fleet["a:1"].in_flight > 0)
+        await asyncio.sleep(0)
+        answers = await asyncio.gather(*(call(i) for i in range(60)))
+        # With calls piled up on a:1 (cost x in flight), it loses every pairing.
+        assert answers.count("a:1") == 0
+        fleet["a:1"].release()
+        await asyncio.gather(*hung)
+
+
+async def test_instances_join_and_leave_mid_flight() -> None:
+    async with Fleet("a:1", "b:2") as fleet:
+        balancer = PeakEwma(fleet.endpointer, rng=random.Random(4))
+        fleet["a:1"].hung = True
+        call = retry(1, 5.0, balancer)
+        before = [asyncio.ensure_future(call(i)) for i in range(10)]
+        await asyncio.sleep(0)
+        await fleet.remove("a:1")
+        await fleet.add("c:3")
+        after = await asyncio.gather(*(call(i) for i in range(40)))
+        # The newcomer is probed at once; then the cheaper of the two takes the calls.
+        assert "c:3" in after and set(after) <= {"b:2", "c:3"}
+        fleet["a:1"].release()
+        assert set(await asyncio.gather(*before)) <= {"a:1", "b:2"}
+        assert len(balancer.costs()) == 2
+
+
+async def test_round_robin_as_the_baseline_sends_the_slow_instance_its_share() -> None:
+    clock = Clock()
+    endpoints = [timed(clock, 0.001, f"fast{i}") for i in range(4)]
+    endpoints.append(timed(clock, 0.010, "slow"))
+    balancer = RoundRobin(FixedEndpointer(endpoints))
+    picks = [await (await balancer.endpoint())(None) for _ in range(100)]
+    assert picks.count("slow") == 20
