@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from kitcore.plugins import PluginInfo, plugins
-from kitcore.remote import call_command, describe_command, load
+from kitcore.remote import call_command, describe_command
+from kitcore.serving import load_target
 
 
 def _scaffold_kinds() -> tuple[str, ...]:
@@ -103,7 +104,7 @@ def asyncapi_command(target: str, servers: tuple[str, ...]) -> None:
     """Print the AsyncAPI document of TARGET's event handlers (module:attr, a service)."""
     from kitcore.messaging.asyncapi import document
 
-    obj = load(target)
+    obj = load_target(target)
     named = dict(s.partition("=")[::2] for s in servers)
     click.echo(json.dumps(document(obj, named), indent=2))
 

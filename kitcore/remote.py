@@ -9,7 +9,6 @@ anything is sent, and a typed error comes back as its JSON wire form.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from typing import Any
@@ -20,27 +19,12 @@ import msgspec
 from kitcore.errors import InvalidArgument, KitError
 from kitcore.plugins import BackendNotFound
 from kitcore.service import Method, ServiceSpec, describe
-
-
-def load(spec: str) -> Any:
-    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise click.BadParameter(f"{spec!r}: want module:attr", param_hint="TARGET")
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="TARGET") from None
-    return obj
+from kitcore.serving import load_target
 
 
 def service_class(spec: str) -> type:
     """The service class ``spec`` names (an instance stands for its class)."""
-    obj = load(spec)
+    obj = load_target(spec)
     cls = obj if isinstance(obj, type) else type(obj)
     if not describe(cls).methods:
         raise click.BadParameter(f"{spec!r} has no public async methods", param_hint="TARGET")

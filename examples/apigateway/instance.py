@@ -19,12 +19,13 @@ from typing import Any
 
 import click
 from kit_http import App, Request
-from kit_http.serve import parse_listen, run, serve
+from kit_http.serve import run, serve
 
 from examples.apigateway.display import public_url
 from examples.stringsvc1.service import StringService
 from kitcore import sd
 from kitcore.log import Logger, caller, format_duration
+from kitcore.serving import parse_listen
 
 
 def make_app(logger: Logger) -> App:

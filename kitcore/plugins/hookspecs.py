@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 PROJECT = "kit"
 hookspec = pluggy.HookspecMarker(PROJECT)
+"""Marks a function of this module as a hook specification of the ``kit`` project."""
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's function as its implementation of the hook of the same name."""
 
 
 class Register(Protocol):

@@ -15,11 +15,6 @@ sees it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
-import signal
-import sys
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,17 +30,9 @@ from kit_grpc.client import MAX_MESSAGE, channel_options
 from kit_grpc.proto import render
 from kit_grpc.schema import DEFAULT_PACKAGE, Schema, schema
 from kitcore.service import describe
+from kitcore.serving import load_target, on_signals, parse_listen
 
 DEFAULT_URL = "grpc://0.0.0.0:8081"
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"HOST:PORT"``, ``":PORT"`` (all interfaces) or ``"grpc://HOST:PORT"``."""
-    address = listen.split("://", 1)[1] if "://" in listen else listen
-    host, sep, port = address.rstrip("/").rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def _services(target: Any) -> list[object]:
@@ -126,26 +113,6 @@ async def start(
     return Running(server, bound, servicer, names)
 
 
-def _signals(stop: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Loops without signal handling raise NotImplementedError; RuntimeError comes when
-        # the signal cannot be routed here. The signal then keeps its default handling.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-
-    def undo() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return undo
-
-
 async def serve(
     target: Any,
     url: str = DEFAULT_URL,
@@ -161,7 +128,7 @@ async def serve(
     """
     running = await start(target, url, **options)
     stopping = asyncio.Event()
-    undo = _signals(stopping.set)
+    undo = on_signals(stopping.set)
     try:
         if started is not None:
             started(parse_listen(url)[0], running.port)
@@ -170,17 +137,6 @@ async def serve(
         undo()
         # Shielded: a cancelled serve() still drains before it returns.
         await asyncio.shield(running.drain(grace))
-
-
-def load(spec: str) -> Any:
-    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"bad target {spec!r}: want module:attr")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def proto_text(target: Any, package: str = DEFAULT_PACKAGE) -> str:
@@ -193,11 +149,9 @@ def proto_text(target: Any, package: str = DEFAULT_PACKAGE) -> str:
 @click.option("--package", default=DEFAULT_PACKAGE, show_default=True, help="The proto package.")
 def proto_command(target: str, package: str) -> None:
     """Print the .proto of TARGET (module:attr: a service class or instance)."""
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
+    obj = load_target(target)
     try:
-        obj = load(target)
         text = proto_text(obj, package)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        raise click.BadParameter(str(exc)) from exc
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="TARGET") from None
     click.echo(text, nl=False)

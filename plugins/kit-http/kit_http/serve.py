@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import os
-import signal
 import socket
-import sys
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,19 +24,10 @@ import click
 from kit_http.app import App
 from kit_http.limits import DEFAULT_LIMITS, ServerLimits
 from kitcore.service import describe
+from kitcore.serving import load_target, on_signals, parse_listen
 
 SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
 """``granian`` serves an App through RSGI (granian's fast interface), ``granian-asgi`` via ASGI."""
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"HOST:PORT"``, ``":PORT"`` (all interfaces, as Go) or ``"http://HOST:PORT"``."""
-    address = listen.split("://", 1)[1] if "://" in listen else listen
-    address = address.rstrip("/")
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class ListenError(OSError):
@@ -88,17 +75,6 @@ def as_app(target: Any, **options: Any) -> Any:
     raise TypeError(f"cannot serve {target!r}: want a service, an endpoint mapping or an app")
 
 
-def load(spec: str) -> Any:
-    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"bad target {spec!r}: want module:attr")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 async def serve(
     target: Any,
     url: str = "http://127.0.0.1:8080",
@@ -134,31 +110,10 @@ async def serve(
     await runner(app, host, port, log_level, started, limits)
 
 
-def _signals(stop: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Not a placeholder: loops without signal handling (Windows' Proactor loop) raise
-        # NotImplementedError, and RuntimeError comes when the signal cannot be routed
-        # here; the server then keeps the default handling of that signal.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-
-    def undo() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return undo
-
-
 async def _until_stopped(run: Any, stop: Callable[[], None]) -> None:
     """Await the server task; on cancellation ask it to stop and wait for its clean exit."""
     task = asyncio.ensure_future(run)
-    undo = _signals(stop)
+    undo = on_signals(stop)
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -238,8 +193,11 @@ async def _hypercorn(
     config.accesslog = None
     config.backlog = limits.backlog
     config.h11_max_incomplete_size = limits.max_header_bytes
-    # Any read, not only the headers': hypercorn has no header-only timeout.
+    # Any read, not only the headers': hypercorn has no header-only timeout. A connection
+    # that sent part of a request is "idle" to hypercorn, so its keep-alive timer is what
+    # closes a slow header (read_timeout alone left it open for the default 5 s).
     config.read_timeout = int(limits.header_timeout) or 1
+    config.keep_alive_timeout = limits.header_timeout
     stopping = asyncio.Event()
     ready = asyncio.Event()
 
@@ -382,13 +340,11 @@ def run(coro: Any) -> None:
 )
 def serve_command(target: str, listen: str, server: str, log_level: str, transport: str) -> None:
     """Serve TARGET (module:attr: a service, an endpoint mapping or an ASGI app) over HTTP."""
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
+    obj = load_target(target)
     try:
-        obj = load(target)
         parse_listen(listen)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise click.BadParameter(str(exc)) from exc
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
     if transport != "http":
         _serve_other(transport, obj, target, listen)
         return

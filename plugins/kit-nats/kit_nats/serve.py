@@ -9,9 +9,6 @@ in-flight ones finish) and the connection is drained and closed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,25 +16,7 @@ from kit_nats.connection import open_connection
 from kit_nats.server import Subscriber
 from kit_nats.url import split
 from kitcore.messaging.rpc import targets_of
-
-
-def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Loops without signal support raise NotImplementedError: keep the default there.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-
-    def undo() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return undo
+from kitcore.serving import on_signals
 
 
 async def serve(
@@ -62,7 +41,7 @@ async def serve(
     stopping = asyncio.Event()
     # A process serving HTTP beside this one leaves the signals to the HTTP server
     # (one handler per signal) and cancels this task instead.
-    undo = _on_signals(stopping.set) if handle_signals else (lambda: None)
+    undo = on_signals(stopping.set) if handle_signals else (lambda: None)
     try:
         subscriber = Subscriber(
             nc, subject, *targets_of(target), queue=queue, concurrency=concurrency, **options

@@ -1,0 +1,74 @@
+"""What every transport's ``serve`` shares: listen addresses, ``module:attr`` targets, signals.
+
+kit-http, kit-grpc, kit-nats and kit-amqp each serve until SIGINT or SIGTERM, take
+their target from the command line as ``module:attr`` and (for the socket servers) their
+address as Go does, ``HOST:PORT`` or ``:PORT`` for all interfaces. They do it here, once,
+so that every ``kit`` command reads its arguments and stops the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"`` (all interfaces, as Go) or ``"scheme://HOST:PORT"``."""
+    address = listen.split("://", 1)[1] if "://" in listen else listen
+    host, sep, port = address.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def load(spec: str) -> Any:
+    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"bad target {spec!r}: want module:attr")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def load_target(spec: str) -> Any:
+    """``load`` for a command's TARGET argument: errors are one usage line, not a traceback.
+
+    Like ``python -m``, modules in the current directory can be named.
+    """
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        return load(spec)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="TARGET") from None
+
+
+def on_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``stop`` while serving (main thread only); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Loops without signal handling (Windows' Proactor loop) raise NotImplementedError,
+        # and RuntimeError comes when the signal cannot be routed here: that signal then
+        # keeps its default handling.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+
+    def undo() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return undo
