@@ -17,9 +17,6 @@ from kitcore.circuitbreaker import circuit_breaker
 from kitcore.errors import Unavailable
 from kitcore.metrics import MemoryProvider
 from kitcore.testing.breaker import check_caller_faults_never_trip, check_trips_after_fail_max
-from kitcore.testing.services import unavailable
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # The other process: builds the same breaker on the same Redis namespace, then either
 # trips it with failing calls or reports the state it sees, as one JSON line.
@@ -51,14 +48,9 @@ asyncio.run(main(*sys.argv[1:]))
 
 
 @pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    """A client of the real Redis; the test is skipped (or fails in CI) without one."""
-    conn = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        conn.ping()
-    except redis.RedisError as exc:
-        conn.close()
-        unavailable(f"Redis at {REDIS_URL}: {exc}")
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the real Redis (kitcore's ``redis_url``: skipped, or failed in CI, without)."""
+    conn = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
     yield conn
     conn.close()
 
@@ -73,12 +65,12 @@ def namespace(client: redis.Redis) -> Iterator[str]:
         client.delete(*keys)
 
 
-async def other_process(namespace: str, mode: str) -> dict[str, Any]:
+async def other_process(url: str, namespace: str, mode: str) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         CHILD,
-        REDIS_URL,
+        url,
         namespace,
         mode,
         stdout=asyncio.subprocess.PIPE,
@@ -110,7 +102,7 @@ async def test_passes_the_trip_and_caller_fault_checks_with_redis_state(
 
 
 async def test_a_circuit_tripped_by_one_process_is_open_in_another(
-    client: redis.Redis, namespace: str
+    client: redis.Redis, namespace: str, redis_url: str
 ) -> None:
     provider = MemoryProvider()
     breaker = PyBreaker(
@@ -123,7 +115,7 @@ async def test_a_circuit_tripped_by_one_process_is_open_in_another(
     )
     assert breaker.state == "closed"
 
-    assert await other_process(namespace, "trip") == {"state": "open", "calls": 3}
+    assert await other_process(redis_url, namespace, "trip") == {"state": "open", "calls": 3}
 
     calls = 0
 
@@ -148,11 +140,11 @@ async def test_a_circuit_tripped_by_one_process_is_open_in_another(
 
     # Closing it here closes it for the other process too.
     breaker.circuit.close()
-    assert await other_process(namespace, "state") == {"state": "closed", "calls": 0}
+    assert await other_process(redis_url, namespace, "state") == {"state": "closed", "calls": 0}
 
 
-def test_a_breaker_built_from_a_url_releases_its_client(namespace: str) -> None:
-    breaker = PyBreaker("owned", redis=REDIS_URL, redis_namespace=namespace)
+def test_a_breaker_built_from_a_url_releases_its_client(namespace: str, redis_url: str) -> None:
+    breaker = PyBreaker("owned", redis=redis_url, redis_namespace=namespace)
     assert breaker.state == "closed"
     breaker.dispose()
     breaker.dispose()  # twice is harmless

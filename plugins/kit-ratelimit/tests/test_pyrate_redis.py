@@ -18,9 +18,7 @@ from kitcore import context
 from kitcore.errors import ResourceExhausted, Unavailable
 from kitcore.ratelimit import erroring_limiter
 from kitcore.testing.limiter import check_allower, check_waiter
-from kitcore.testing.services import free_port, unavailable
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from kitcore.testing.services import free_port
 
 # One of the processes sharing a limit: connects, says "ready", waits for "go" on
 # stdin, then tries `attempts` calls as fast as it can and prints how many went.
@@ -47,14 +45,9 @@ asyncio.run(main(*sys.argv[1:]))
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[aioredis.Redis]:
-    """A redis.asyncio client of the real Redis; skipped (or failed in CI) without one."""
-    conn = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await conn.ping()
-    except (redis.RedisError, OSError) as exc:
-        await conn.aclose()
-        unavailable(f"Redis at {REDIS_URL}: {exc}")
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A redis.asyncio client of the real Redis (kitcore's ``redis_url`` fixture)."""
+    conn = aioredis.from_url(redis_url, socket_connect_timeout=1)
     yield conn
     await conn.aclose()
 
@@ -105,14 +98,16 @@ async def test_callers_get_buckets_of_their_own_in_redis(
     assert 3_500_000 < await client.pttl(f"{prefix}:default:alice") <= 3_600_000
 
 
-async def test_two_processes_share_one_limit(client: aioredis.Redis, prefix: str) -> None:
+async def test_two_processes_share_one_limit(
+    client: aioredis.Redis, prefix: str, redis_url: str
+) -> None:
     # 25 tokens and practically no refill: together the two may make 25 calls, not 50.
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             CHILD,
-            REDIS_URL,
+            redis_url,
             prefix,
             "40",
             stdin=asyncio.subprocess.PIPE,
@@ -163,8 +158,8 @@ async def test_an_unreachable_redis_is_unavailable_unless_failing_open() -> None
         await open_.aclose()
 
 
-def test_a_blocking_redis_client_is_refused() -> None:
-    blocking = redis.Redis.from_url(REDIS_URL)
+def test_a_blocking_redis_client_is_refused(redis_url: str) -> None:
+    blocking = redis.Redis.from_url(redis_url)
     try:
         with pytest.raises(TypeError, match=r"redis\.asyncio"):
             PyrateLimiter(1, redis=blocking)  # type: ignore[arg-type]
