@@ -37,7 +37,8 @@ class Example:
     def wait(self) -> Example:
         """Wait until the example listens."""
         try:
-            wait_port("127.0.0.1", self.port, timeout=20)
+            # Generous: on a loaded 2-core machine an example takes seconds to import.
+            wait_port("127.0.0.1", self.port, timeout=60)
         except TimeoutError:
             self.stop()
             raise AssertionError(f"example did not start:\n{self.log()}") from None
