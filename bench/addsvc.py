@@ -1,4 +1,4 @@
-"""Python addsvc against Go kit's addsvc-nolimit, on HTTP and JSON-RPC, side by side.
+"""Python addsvc against Go kit's addsvc-nolimit, on HTTP, JSON-RPC and gRPC, side by side.
 
     .venv/bin/python bench/addsvc.py [ROUNDS] [SECONDS]   # needs wrk and Go kit's anchor
 
@@ -6,10 +6,11 @@ As the anchor's README took its figures: each server with its limiters given a b
 of 2^30 (``python -m examples.addsvc -unlimited``, Go kit's ``addsvc-nolimit``), stderr
 to /dev/null (every call still logs two logfmt lines, updates the metrics and passes
 limiter and breaker), loaded by ``wrk -t1 -c32`` with the anchor's ``post.lua``: ``POST
-/sum {"a":1,"b":2}`` and the JSON-RPC ``sum`` request. Both servers run at once, pinned
-to CPU 0 (Go with GOMAXPROCS=1), wrk pinned to CPU 1; the four pairs take turns for
-several rounds, and each pair's best run is kept. Every answer must be a 200. Writes
-the "addsvc" section of BENCHMARKS.md.
+/sum {"a":1,"b":2}`` and the JSON-RPC ``sum`` request; gRPC by the anchor's Go load
+client ``grpc-load -c 32`` (``pb.Add/Sum`` 1 + 2 over one connection). Both servers run at
+once, pinned to CPU 0 (Go with GOMAXPROCS=1), the load pinned to CPU 1; the six pairs take
+turns for several rounds, and each pair's best run is kept. Every answer must be a 200
+(gRPC: status OK with no ``err``). Writes the "addsvc" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ BODIES = {
     "HTTP": ("/sum", '{"a":1,"b":2}'),
     "JSON-RPC": ("/", '{"jsonrpc":"2.0","method":"sum","params":{"a":1,"b":2},"id":1}'),
 }
+TRANSPORTS = (*BODIES, "gRPC")
 CONNECTIONS, WARMUP = 32, 2
 
 
@@ -53,13 +55,43 @@ def serving(kind: str) -> Iterator[Addsvc]:
     """
     debug, http, grpc, jsonrpc = (free_port() for _ in range(4))
     flags = ["-debug.addr", f"127.0.0.1:{debug}", "-http-addr", f"127.0.0.1:{http}"]
+    flags += ["-grpc-addr", f"127.0.0.1:{grpc}", "-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
     if kind == "go":
-        command = [str(GOKIT / "addsvc-nolimit"), *flags, "-grpc-addr", f"127.0.0.1:{grpc}"]
+        command = [str(GOKIT / "addsvc-nolimit"), *flags]
     else:
         command = [sys.executable, "-m", "examples.addsvc", "-unlimited", *flags]
-    command += ["-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
-    with pinned(command, [http, jsonrpc]) as pid:
-        yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc}, pid)
+    with pinned(command, [http, grpc, jsonrpc]) as pid:
+        yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc, "gRPC": grpc}, pid)
+
+
+def load(port: int, transport: str, seconds: int) -> tuple[float, int]:
+    """Calls/s and call count of ``transport``'s sum under load."""
+    return grpc_load(port, seconds) if transport == "gRPC" else wrk(port, transport, seconds)
+
+
+def grpc_load(port: int, seconds: int) -> tuple[float, int]:
+    """The anchor's Go ``grpc-load``: calls/s and count (every call OK, no ``err``)."""
+    out = subprocess.run(
+        [
+            str(GOKIT / "grpc-load"),
+            "-target",
+            f"127.0.0.1:{port}",
+            f"-c={CONNECTIONS}",
+            f"-d={seconds}s",
+            "-warmup=0s",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: pin(LOAD_CPU),
+    ).stdout
+    found = re.search(r": ([\d.]+) calls/s\s+map\[(.*?)\]", out)
+    if found is None:
+        raise RuntimeError(f"cannot read grpc-load's output:\n{out}")
+    outcomes = dict(item.split(":") for item in found.group(2).split())
+    if set(outcomes) != {"ok"}:
+        raise RuntimeError(f"calls that were not OK under load:\n{out}")
+    return float(found.group(1)), int(outcomes["ok"])
 
 
 def wrk(port: int, transport: str, seconds: int) -> tuple[float, int]:
@@ -95,7 +127,7 @@ def wrk(port: int, transport: str, seconds: int) -> tuple[float, int]:
 
 def build_gokit() -> None:
     """Build Go kit's binaries once (the tests share the cache)."""
-    if not (GOKIT / "addsvc-nolimit").exists():
+    if not all((GOKIT / name).exists() for name in ("addsvc-nolimit", "grpc-load")):
         subprocess.run(["sh", str(ANCHOR / "build.sh"), str(GOKIT)], check=True)
 
 
@@ -109,13 +141,13 @@ def measure(rounds: int, seconds: int) -> Runs:
     with serving("python") as python, serving("go") as go:
         servers = {"kit": python, "Go kit": go}
         for server in servers.values():
-            for transport in BODIES:
-                wrk(server.ports[transport], transport, WARMUP)
+            for transport in TRANSPORTS:
+                load(server.ports[transport], transport, WARMUP)
         for r in range(rounds):
-            for transport in BODIES:
+            for transport in TRANSPORTS:
                 for name, server in servers.items():
                     before = cpu_seconds(server.pid)
-                    rps, total = wrk(server.ports[transport], transport, seconds)
+                    rps, total = load(server.ports[transport], transport, seconds)
                     cpu = cpu_seconds(server.pid) - before
                     runs.setdefault((name, transport), []).append((rps, total / cpu))
                     print(
@@ -135,7 +167,9 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
         f"`addsvc-nolimit` (the anchor's build), both pinned to CPU 0 (Go with "
         f"GOMAXPROCS=1), each call logging two logfmt lines (to /dev/null), updating the "
         f"metrics and passing limiter and breaker; `wrk -t1 -c{CONNECTIONS}` pinned to CPU 1 "
-        f"with the anchor's `post.lua`, sum `1 + 2`; {rounds} interleaved rounds of "
+        f"with the anchor's `post.lua`, and for gRPC the anchor's Go `grpc-load "
+        f"-c {CONNECTIONS}` (one connection) pinned to CPU 1, sum `1 + 2`; {rounds} "
+        f"interleaved rounds of "
         f"{seconds} s, best run of each kept. The machine is shared (2 cores, other "
         f"engineers' work running): figures are noisy, ratios from the same run.",
         "",
@@ -143,7 +177,7 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
         "| kit req/CPU-s | Go kit req/CPU-s | kit / Go kit |",
         "|---|---|---|---|---|---|---|",
     ]
-    for transport in BODIES:
+    for transport in TRANSPORTS:
         kit = max(runs["kit", transport])
         go = max(runs["Go kit", transport])
         kit_cpu = max(c for _, c in runs["kit", transport])
