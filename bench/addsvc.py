@@ -10,7 +10,10 @@ limiter and breaker), loaded by ``wrk -t1 -c32`` with the anchor's ``post.lua``:
 client ``grpc-load -c 32`` (``pb.Add/Sum`` 1 + 2 over one connection). Both servers run at
 once, pinned to CPU 0 (Go with GOMAXPROCS=1), the load pinned to CPU 1; the six pairs take
 turns for several rounds, and each pair's best run is kept. Every answer must be a 200
-(gRPC: status OK with no ``err``). Writes the "addsvc" section of BENCHMARKS.md.
+(gRPC: status OK with no ``err``). On gRPC a third server takes its turn: a bare
+``grpc.aio`` server of ``pb.Add/Sum`` over the same generated messages, with no kit and no
+middleware (``bench/addsvc.py --bare-grpc PORT``), which shows how much of the gap to Go
+is grpc's Python server itself. Writes the "addsvc" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -49,19 +52,57 @@ class Addsvc:
 
 @contextlib.contextmanager
 def serving(kind: str) -> Iterator[Addsvc]:
-    """Run the Python (``python``) or Go kit (``go``) addsvc pinned to the server CPU.
+    """Run the Python (``python``) or Go kit (``go``) addsvc, or the ``bare`` gRPC server,
+    pinned to the server CPU.
 
     Go kit's addsvc exits on SIGINT as on SIGTERM; ours too.
     """
     debug, http, grpc, jsonrpc = (free_port() for _ in range(4))
     flags = ["-debug.addr", f"127.0.0.1:{debug}", "-http-addr", f"127.0.0.1:{http}"]
     flags += ["-grpc-addr", f"127.0.0.1:{grpc}", "-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
+    if kind == "bare":
+        command = [sys.executable, __file__, "--bare-grpc", str(grpc)]
+        with pinned(command, [grpc]) as pid:
+            yield Addsvc({"gRPC": grpc}, pid)
+        return
     if kind == "go":
         command = [str(GOKIT / "addsvc-nolimit"), *flags]
     else:
         command = [sys.executable, "-m", "examples.addsvc", "-unlimited", *flags]
     with pinned(command, [http, grpc, jsonrpc]) as pid:
         yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc, "gRPC": grpc}, pid)
+
+
+def serve_bare_grpc(port: int) -> None:
+    """A bare grpc.aio server of ``pb.Add/Sum`` (bytes handlers, as kit's): until killed."""
+    import asyncio
+
+    # bench/grpc.py would shadow grpcio: this folder leaves the path first.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    import grpc
+
+    from examples.addsvc import pb
+
+    parse, reply = pb.SumRequest.FromString, pb.SumReply
+
+    async def sum_(data: bytes, context: object) -> bytes:
+        request = parse(data)
+        return reply(v=request.a + request.b).SerializeToString()  # type: ignore[no-any-return]
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        handlers = {"Sum": grpc.unary_unary_rpc_method_handler(sum_)}
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(pb.SERVICE, handlers),)
+        )
+        server.add_registered_method_handlers(pb.SERVICE, handlers)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        await server.wait_for_termination()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
 
 
 def load(port: int, transport: str, seconds: int) -> tuple[float, int]:
@@ -131,6 +172,8 @@ def build_gokit() -> None:
         subprocess.run(["sh", str(ANCHOR / "build.sh"), str(GOKIT)], check=True)
 
 
+BARE = "bare grpc.aio"
+
 Runs = dict[tuple[str, str], list[tuple[float, float]]]
 """(server, transport) -> every run's (requests/s, requests per server CPU-second)."""
 
@@ -138,20 +181,22 @@ Runs = dict[tuple[str, str], list[tuple[float, float]]]
 def measure(rounds: int, seconds: int) -> Runs:
     """Every run of every (server, transport) pair, rounds interleaved."""
     runs: Runs = {}
-    with serving("python") as python, serving("go") as go:
-        servers = {"kit": python, "Go kit": go}
+    with serving("python") as python, serving("go") as go, serving("bare") as bare:
+        servers = {"kit": python, "Go kit": go, BARE: bare}
         for server in servers.values():
-            for transport in TRANSPORTS:
+            for transport in server.ports:
                 load(server.ports[transport], transport, WARMUP)
         for r in range(rounds):
             for transport in TRANSPORTS:
                 for name, server in servers.items():
+                    if transport not in server.ports:
+                        continue
                     before = cpu_seconds(server.pid)
                     rps, total = load(server.ports[transport], transport, seconds)
                     cpu = cpu_seconds(server.pid) - before
                     runs.setdefault((name, transport), []).append((rps, total / cpu))
                     print(
-                        f"round {r + 1}: {name:6} {transport:8} {rps:8.0f} req/s "
+                        f"round {r + 1}: {name:12} {transport:8} {rps:8.0f} req/s "
                         f"{total / cpu:8.0f} req/CPU-s",
                         flush=True,
                     )
@@ -186,6 +231,20 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
             f"| {transport} | {kit[0]:,.0f} | {go[0]:,.0f} | {kit[0] / go[0]:.2f}x "
             f"| {kit_cpu:,.0f} | {go_cpu:,.0f} | {kit_cpu / go_cpu:.2f}x |"
         )
+    bare = max(runs[BARE, "gRPC"])[0]
+    kit = max(runs["kit", "gRPC"])[0]
+    lines += [
+        "",
+        f"gRPC's ceiling in Python: a bare `grpc.aio` server of `pb.Add/Sum` (bytes "
+        f"handlers over the same generated messages, no kit, no logging, metrics, limiter "
+        f"or breaker), same CPU and load: {bare:,.0f} calls/s; kit's addsvc runs at "
+        f"{kit / bare:.2f}x of it"
+        + (
+            ", so the gap to Go kit is grpc's Python server's, not kit's."
+            if kit / bare >= 0.8
+            else ": kit's layers cost the rest."
+        ),
+    ]
     lines += [
         "",
         "Every run (req/s, in order): "
@@ -201,6 +260,9 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--bare-grpc"]:
+        serve_bare_grpc(int(sys.argv[2]))
+        return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     build_gokit()

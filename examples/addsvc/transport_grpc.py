@@ -106,9 +106,14 @@ async def serve(
     get ``grace`` seconds to finish.
     """
     host, port = parse_listen(addr)
-    server = grpc.aio.server(options=channel_options())
+    # Without SO_REUSEPORT a taken port is an error, as for Go kit's listeners, not a
+    # second server sharing it.
+    server = grpc.aio.server(options=[*channel_options(), ("grpc.so_reuseport", 0)])
     register_set(server, endpoints)
-    bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    except RuntimeError:  # grpc's "Failed to bind to address"
+        bound = 0
     if bound == 0:
         raise OSError(f"gRPC could not listen on {addr}")
     await server.start()

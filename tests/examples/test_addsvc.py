@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -419,6 +420,36 @@ def grpc_addsvc(servers: list[Server], tmp_path: Path) -> Iterator[tuple[Server,
     with grpc.insecure_channel(server.address(server.grpc)) as channel:
         yield server, channel
     assert "Traceback" not in server.log()
+
+
+def test_a_taken_grpc_port_stops_every_listener() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        others = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+        serve = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "examples.addsvc",
+                "-debug.addr",
+                others[0],
+                "-http-addr",
+                others[1],
+                "-jsonrpc-addr",
+                others[2],
+                "-grpc-addr",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert serve.returncode == 1, serve.stderr
+    assert f'err="OSError: gRPC could not listen on 127.0.0.1:{port}"' in serve.stderr
+    assert "Traceback" not in serve.stderr
 
 
 def test_python_addcli_over_grpc_reports_connection_failures(tmp_path: Path) -> None:
