@@ -1,4 +1,4 @@
-"""Python addsvc against Go kit's addsvc-nolimit, on HTTP and JSON-RPC, side by side.
+"""Python addsvc against Go kit's addsvc-nolimit, on HTTP, JSON-RPC and gRPC, side by side.
 
     .venv/bin/python bench/addsvc.py [ROUNDS] [SECONDS]   # needs wrk and Go kit's anchor
 
@@ -6,10 +6,14 @@ As the anchor's README took its figures: each server with its limiters given a b
 of 2^30 (``python -m examples.addsvc -unlimited``, Go kit's ``addsvc-nolimit``), stderr
 to /dev/null (every call still logs two logfmt lines, updates the metrics and passes
 limiter and breaker), loaded by ``wrk -t1 -c32`` with the anchor's ``post.lua``: ``POST
-/sum {"a":1,"b":2}`` and the JSON-RPC ``sum`` request. Both servers run at once, pinned
-to CPU 0 (Go with GOMAXPROCS=1), wrk pinned to CPU 1; the four pairs take turns for
-several rounds, and each pair's best run is kept. Every answer must be a 200. Writes
-the "addsvc" section of BENCHMARKS.md.
+/sum {"a":1,"b":2}`` and the JSON-RPC ``sum`` request; gRPC by the anchor's Go load
+client ``grpc-load -c 32`` (``pb.Add/Sum`` 1 + 2 over one connection). Both servers run at
+once, pinned to CPU 0 (Go with GOMAXPROCS=1), the load pinned to CPU 1; the six pairs take
+turns for several rounds, and each pair's best run is kept. Every answer must be a 200
+(gRPC: status OK with no ``err``). On gRPC a third server takes its turn: a bare
+``grpc.aio`` server of ``pb.Add/Sum`` over the same generated messages, with no kit and no
+middleware (``bench/addsvc.py --bare-grpc PORT``), which shows how much of the gap to Go
+is grpc's Python server itself. Writes the "addsvc" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ BODIES = {
     "HTTP": ("/sum", '{"a":1,"b":2}'),
     "JSON-RPC": ("/", '{"jsonrpc":"2.0","method":"sum","params":{"a":1,"b":2},"id":1}'),
 }
+TRANSPORTS = (*BODIES, "gRPC")
 CONNECTIONS, WARMUP = 32, 2
 
 
@@ -47,19 +52,87 @@ class Addsvc:
 
 @contextlib.contextmanager
 def serving(kind: str) -> Iterator[Addsvc]:
-    """Run the Python (``python``) or Go kit (``go``) addsvc pinned to the server CPU.
+    """Run the Python (``python``) or Go kit (``go``) addsvc, or the ``bare`` gRPC server,
+    pinned to the server CPU.
 
     Go kit's addsvc exits on SIGINT as on SIGTERM; ours too.
     """
     debug, http, grpc, jsonrpc = (free_port() for _ in range(4))
     flags = ["-debug.addr", f"127.0.0.1:{debug}", "-http-addr", f"127.0.0.1:{http}"]
+    flags += ["-grpc-addr", f"127.0.0.1:{grpc}", "-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
+    if kind == "bare":
+        command = [sys.executable, __file__, "--bare-grpc", str(grpc)]
+        with pinned(command, [grpc]) as pid:
+            yield Addsvc({"gRPC": grpc}, pid)
+        return
     if kind == "go":
-        command = [str(GOKIT / "addsvc-nolimit"), *flags, "-grpc-addr", f"127.0.0.1:{grpc}"]
+        command = [str(GOKIT / "addsvc-nolimit"), *flags]
     else:
         command = [sys.executable, "-m", "examples.addsvc", "-unlimited", *flags]
-    command += ["-jsonrpc-addr", f"127.0.0.1:{jsonrpc}"]
-    with pinned(command, [http, jsonrpc]) as pid:
-        yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc}, pid)
+    with pinned(command, [http, grpc, jsonrpc]) as pid:
+        yield Addsvc({"HTTP": http, "JSON-RPC": jsonrpc, "gRPC": grpc}, pid)
+
+
+def serve_bare_grpc(port: int) -> None:
+    """A bare grpc.aio server of ``pb.Add/Sum`` (bytes handlers, as kit's): until killed."""
+    import asyncio
+
+    # bench/grpc.py would shadow grpcio: this folder leaves the path first.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    import grpc
+
+    from examples.addsvc import pb
+
+    parse, reply = pb.SumRequest.FromString, pb.SumReply
+
+    async def sum_(data: bytes, context: object) -> bytes:
+        request = parse(data)
+        return reply(v=request.a + request.b).SerializeToString()  # type: ignore[no-any-return]
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        handlers = {"Sum": grpc.unary_unary_rpc_method_handler(sum_)}
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(pb.SERVICE, handlers),)
+        )
+        server.add_registered_method_handlers(pb.SERVICE, handlers)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        await server.wait_for_termination()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def load(port: int, transport: str, seconds: int) -> tuple[float, int]:
+    """Calls/s and call count of ``transport``'s sum under load."""
+    return grpc_load(port, seconds) if transport == "gRPC" else wrk(port, transport, seconds)
+
+
+def grpc_load(port: int, seconds: int) -> tuple[float, int]:
+    """The anchor's Go ``grpc-load``: calls/s and count (every call OK, no ``err``)."""
+    out = subprocess.run(
+        [
+            str(GOKIT / "grpc-load"),
+            "-target",
+            f"127.0.0.1:{port}",
+            f"-c={CONNECTIONS}",
+            f"-d={seconds}s",
+            "-warmup=0s",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: pin(LOAD_CPU),
+    ).stdout
+    found = re.search(r": ([\d.]+) calls/s\s+map\[(.*?)\]", out)
+    if found is None:
+        raise RuntimeError(f"cannot read grpc-load's output:\n{out}")
+    outcomes = dict(item.split(":") for item in found.group(2).split())
+    if set(outcomes) != {"ok"}:
+        raise RuntimeError(f"calls that were not OK under load:\n{out}")
+    return float(found.group(1)), int(outcomes["ok"])
 
 
 def wrk(port: int, transport: str, seconds: int) -> tuple[float, int]:
@@ -95,9 +168,11 @@ def wrk(port: int, transport: str, seconds: int) -> tuple[float, int]:
 
 def build_gokit() -> None:
     """Build Go kit's binaries once (the tests share the cache)."""
-    if not (GOKIT / "addsvc-nolimit").exists():
+    if not all((GOKIT / name).exists() for name in ("addsvc-nolimit", "grpc-load")):
         subprocess.run(["sh", str(ANCHOR / "build.sh"), str(GOKIT)], check=True)
 
+
+BARE = "bare grpc.aio"
 
 Runs = dict[tuple[str, str], list[tuple[float, float]]]
 """(server, transport) -> every run's (requests/s, requests per server CPU-second)."""
@@ -106,20 +181,22 @@ Runs = dict[tuple[str, str], list[tuple[float, float]]]
 def measure(rounds: int, seconds: int) -> Runs:
     """Every run of every (server, transport) pair, rounds interleaved."""
     runs: Runs = {}
-    with serving("python") as python, serving("go") as go:
-        servers = {"kit": python, "Go kit": go}
+    with serving("python") as python, serving("go") as go, serving("bare") as bare:
+        servers = {"kit": python, "Go kit": go, BARE: bare}
         for server in servers.values():
-            for transport in BODIES:
-                wrk(server.ports[transport], transport, WARMUP)
+            for transport in server.ports:
+                load(server.ports[transport], transport, WARMUP)
         for r in range(rounds):
-            for transport in BODIES:
+            for transport in TRANSPORTS:
                 for name, server in servers.items():
+                    if transport not in server.ports:
+                        continue
                     before = cpu_seconds(server.pid)
-                    rps, total = wrk(server.ports[transport], transport, seconds)
+                    rps, total = load(server.ports[transport], transport, seconds)
                     cpu = cpu_seconds(server.pid) - before
                     runs.setdefault((name, transport), []).append((rps, total / cpu))
                     print(
-                        f"round {r + 1}: {name:6} {transport:8} {rps:8.0f} req/s "
+                        f"round {r + 1}: {name:12} {transport:8} {rps:8.0f} req/s "
                         f"{total / cpu:8.0f} req/CPU-s",
                         flush=True,
                     )
@@ -135,7 +212,9 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
         f"`addsvc-nolimit` (the anchor's build), both pinned to CPU 0 (Go with "
         f"GOMAXPROCS=1), each call logging two logfmt lines (to /dev/null), updating the "
         f"metrics and passing limiter and breaker; `wrk -t1 -c{CONNECTIONS}` pinned to CPU 1 "
-        f"with the anchor's `post.lua`, sum `1 + 2`; {rounds} interleaved rounds of "
+        f"with the anchor's `post.lua`, and for gRPC the anchor's Go `grpc-load "
+        f"-c {CONNECTIONS}` (one connection) pinned to CPU 1, sum `1 + 2`; {rounds} "
+        f"interleaved rounds of "
         f"{seconds} s, best run of each kept. The machine is shared (2 cores, other "
         f"engineers' work running): figures are noisy, ratios from the same run.",
         "",
@@ -143,7 +222,7 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
         "| kit req/CPU-s | Go kit req/CPU-s | kit / Go kit |",
         "|---|---|---|---|---|---|---|",
     ]
-    for transport in BODIES:
+    for transport in TRANSPORTS:
         kit = max(runs["kit", transport])
         go = max(runs["Go kit", transport])
         kit_cpu = max(c for _, c in runs["kit", transport])
@@ -152,6 +231,20 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
             f"| {transport} | {kit[0]:,.0f} | {go[0]:,.0f} | {kit[0] / go[0]:.2f}x "
             f"| {kit_cpu:,.0f} | {go_cpu:,.0f} | {kit_cpu / go_cpu:.2f}x |"
         )
+    bare = max(runs[BARE, "gRPC"])[0]
+    kit = max(runs["kit", "gRPC"])[0]
+    lines += [
+        "",
+        f"gRPC's ceiling in Python: a bare `grpc.aio` server of `pb.Add/Sum` (bytes "
+        f"handlers over the same generated messages, no kit, no logging, metrics, limiter "
+        f"or breaker), same CPU and load: {bare:,.0f} calls/s; kit's addsvc runs at "
+        f"{kit / bare:.2f}x of it"
+        + (
+            ", so the gap to Go kit is grpc's Python server's, not kit's."
+            if kit / bare >= 0.8
+            else ": kit's layers cost the rest."
+        ),
+    ]
     lines += [
         "",
         "Every run (req/s, in order): "
@@ -167,6 +260,9 @@ def report(runs: Runs, rounds: int, seconds: int) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--bare-grpc"]:
+        serve_bare_grpc(int(sys.argv[2]))
+        return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     build_gokit()

@@ -1,10 +1,10 @@
-"""Run addsvc: ``python -m examples.addsvc -http-addr :8081 -jsonrpc-addr :8084``.
+"""Run addsvc: ``python -m examples.addsvc -http-addr :8081 -grpc-addr :8082 -jsonrpc-addr :8084``.
 
 Go kit's flags, parsed as Go's ``flag`` package does (one dash, ``-flag value`` or
-``-flag=value``): ``-debug.addr`` (``/metrics``), ``-http-addr``, ``-jsonrpc-addr``.
-``-grpc-addr`` is reserved for the gRPC transport, which comes with kit-grpc: it is
-refused until then. ``-unlimited`` gives the limiters a burst of 2^30, as the anchor's
-``addsvc-nolimit`` build, for load tests. An empty address turns a listener off.
+``-flag=value``), with Go kit's defaults: ``-debug.addr :8080`` (``/metrics``),
+``-http-addr :8081``, ``-grpc-addr :8082``, ``-jsonrpc-addr :8084``. ``-unlimited``
+gives the limiters a burst of 2^30, as the anchor's ``addsvc-nolimit`` build, for load
+tests. An empty address turns a listener off.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kit_http import App, jsonrpc
 from kit_http.serve import run, serve
 from kit_prometheus import PrometheusProvider, with_metrics
 
-from examples.addsvc import transport_http, transport_jsonrpc
+from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
 from examples.addsvc.endpoints import new_set
 from examples.addsvc.service import new_service
 from kitcore.log import Logger, caller, timestamp
@@ -34,9 +34,7 @@ def parser() -> argparse.ArgumentParser:
         "-debug.addr", dest="debug_addr", default=":8080", help="Debug and metrics listen address"
     )
     p.add_argument("-http-addr", dest="http_addr", default=":8081", help="HTTP listen address")
-    p.add_argument(
-        "-grpc-addr", dest="grpc_addr", default="", help="gRPC listen address (reserved: kit-grpc)"
-    )
+    p.add_argument("-grpc-addr", dest="grpc_addr", default=":8082", help="gRPC listen address")
     p.add_argument(
         "-jsonrpc-addr", dest="jsonrpc_addr", default=":8084", help="JSON RPC listen address"
     )
@@ -47,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build(logger: Logger, provider: PrometheusProvider, unlimited: bool) -> dict[str, Any]:
-    """The apps by transport: ``HTTP``, ``JSONRPC`` and ``debug/HTTP``, sharing one endpoint set."""
+    """What serves each transport, sharing one endpoint set: the ``HTTP``, ``JSONRPC`` and
+    ``debug/HTTP`` apps, and for ``gRPC`` the endpoint set itself."""
     ints = provider.counter("integers_summed", "Total count of integers summed via the Sum method.")
     chars = provider.counter(
         "characters_concatenated", "Total count of characters concatenated via the Concat method."
@@ -59,6 +58,7 @@ def build(logger: Logger, provider: PrometheusProvider, unlimited: bool) -> dict
     endpoints = new_set(service, logger, duration, unlimited=unlimited)
     return {
         "HTTP": transport_http.make_app(endpoints),
+        "gRPC": endpoints,
         "JSONRPC": jsonrpc.app(transport_jsonrpc.codecs(endpoints)),
         "debug/HTTP": with_metrics(App(), provider),
     }
@@ -74,6 +74,11 @@ async def serve_all(listeners: dict[str, tuple[Any, str]], logger: Logger) -> No
         for task in tasks:
             task.cancel()
 
+    def ended(task: asyncio.Task[None]) -> None:
+        # One listener that cannot serve (its address taken) stops the others.
+        if not task.cancelled() and task.exception() is not None:
+            stop()
+
     def listening(name: str, addr: str) -> None:
         logger.log(transport=name, addr=addr)
         started.add(name)
@@ -86,7 +91,9 @@ async def serve_all(listeners: dict[str, tuple[Any, str]], logger: Logger) -> No
 
     for name, (app, addr) in listeners.items():
         started_cb = lambda host, port, n=name, a=addr: listening(n, a)  # noqa: E731
-        tasks.append(asyncio.create_task(serve(app, addr, started=started_cb)))
+        server = transport_grpc.serve if name == "gRPC" else serve
+        tasks.append(asyncio.create_task(server(app, addr, started=started_cb)))
+        tasks[-1].add_done_callback(ended)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
         r
@@ -101,15 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse Go kit's flags and serve; returns the exit status."""
     args = parser().parse_args(argv)
     logger = Logger().with_(ts=timestamp, caller=caller)
-    if args.grpc_addr:
-        logger.log(
-            transport="gRPC", addr=args.grpc_addr, err="not available: gRPC comes with kit-grpc"
-        )
-        return 2
     apps = build(
         logger, PrometheusProvider(namespace="example", subsystem="addsvc"), args.unlimited
     )
-    addrs = {"debug/HTTP": args.debug_addr, "HTTP": args.http_addr, "JSONRPC": args.jsonrpc_addr}
+    addrs = {
+        "debug/HTTP": args.debug_addr,
+        "HTTP": args.http_addr,
+        "gRPC": args.grpc_addr,
+        "JSONRPC": args.jsonrpc_addr,
+    }
     listeners = {name: (apps[name], addr) for name, addr in addrs.items() if addr}
     try:
         run(serve_all(listeners, logger))

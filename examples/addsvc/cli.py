@@ -4,9 +4,10 @@
 Go kit's flags and output: ``-http-addr``, ``-grpc-addr``, ``-jsonrpc-addr`` (the first
 one set wins, in that order), ``-method sum|concat``, then two arguments (``--`` before
 a negative number); ``1 + 2 = 3`` or ``"a" + "b" = "ab"`` on stdout, ``error: ...`` on
-stderr with exit status 1. ``-grpc-addr`` is reserved for kit-grpc's transport. Where Go
-kit prints ``error: 400 Bad Request`` this client reads the body: ``error: integer
-overflow``; and a number that does not parse is an error, not a 0.
+stderr with exit status 1. Where Go kit's prints ``error: 400 Bad Request`` this client
+reads the body: ``error: integer overflow``; over gRPC an error status prints its text
+alone (``error: rate limit exceeded``, Go kit's: ``error: rpc error: code = ... desc =
+...``); and a number that does not parse is an error, not a 0.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from examples.addsvc import transport_http, transport_jsonrpc
+from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
 from kitcore.errors import KitError
 
 
@@ -25,9 +26,7 @@ def parser() -> argparse.ArgumentParser:
     """Go kit's addcli flags."""
     p = argparse.ArgumentParser(prog="addcli", allow_abbrev=False)
     p.add_argument("-http-addr", dest="http_addr", default="", help="HTTP address of addsvc")
-    p.add_argument(
-        "-grpc-addr", dest="grpc_addr", default="", help="gRPC address (reserved: kit-grpc)"
-    )
+    p.add_argument("-grpc-addr", dest="grpc_addr", default="", help="gRPC address of addsvc")
     p.add_argument(
         "-jsonrpc-addr", dest="jsonrpc_addr", default="", help="JSON RPC address of addsvc"
     )
@@ -47,7 +46,7 @@ async def call(args: argparse.Namespace) -> str:
     if args.http_addr:
         svc, close = transport_http.new_client(args.http_addr)
     elif args.grpc_addr:
-        raise ValueError("the gRPC transport comes with kit-grpc: not available yet")
+        svc, close = transport_grpc.new_client(args.grpc_addr)
     elif args.jsonrpc_addr:
         svc, close = transport_jsonrpc.new_client(args.jsonrpc_addr)
     else:

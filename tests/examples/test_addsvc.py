@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,10 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from examples.addsvc import transport_http, transport_jsonrpc
+from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
 from kitcore.errors import InvalidArgument, ResourceExhausted, Unavailable
 from kitcore.testing.services import free_port, unavailable, wait_port
 
@@ -29,7 +33,7 @@ README = ROOT / "examples" / "addsvc" / "README.md"
 ANCHOR = Path("/work/shared/anchors/gokit-addsvc/build.sh")
 GOKIT = Path(tempfile.gettempdir()) / "kit-gokit-addsvc"
 BINARIES = ("addsvc", "addcli", "addsvc-nolimit")
-README_PORTS = {"python": (8081, 8084), "gokit": (8181, 8184)}
+README_PORTS = {"python": (8081, 8082, 8084), "gokit": (8181, 8182, 8184)}
 
 
 @pytest.fixture(scope="session")
@@ -57,14 +61,13 @@ class Server:
         self.log_path = log
         self._log = log.open("w")
         args = ["-debug.addr", self.address(self.debug), "-http-addr", self.address(self.http)]
-        if "addsvc" in Path(command[0]).name:  # Go kit's serves gRPC too
-            args += ["-grpc-addr", self.address(self.grpc)]
+        args += ["-grpc-addr", self.address(self.grpc)]
         args += ["-jsonrpc-addr", self.address(self.jsonrpc)]
         self.process = subprocess.Popen(
             [*command, *args], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
         )
         try:
-            for port in (self.debug, self.http, self.jsonrpc):
+            for port in (self.debug, self.http, self.grpc, self.jsonrpc):
                 wait_port("127.0.0.1", port, timeout=20)
         except TimeoutError:
             self.stop()
@@ -152,8 +155,10 @@ def test_readme_transcripts(
     else:
         flags = () if server_kind == "python-limited" else ("-unlimited",)
         server = python_addsvc(servers, tmp_path, *flags)
-    http_port, jsonrpc_port = README_PORTS["gokit" if server_kind == "gokit" else "python"]
-    ports = {http_port: server.http, jsonrpc_port: server.jsonrpc}
+    http_port, grpc_port, jsonrpc_port = README_PORTS[
+        "gokit" if server_kind == "gokit" else "python"
+    ]
+    ports = {http_port: server.http, grpc_port: server.grpc, jsonrpc_port: server.jsonrpc}
     found = steps(block)
     assert len(found) >= 5
     for command, expected, status in found:
@@ -248,9 +253,14 @@ async def test_negative_sums_crash_nothing_and_are_counted(
     server = python_addsvc(servers, tmp_path, "-unlimited")
     http_svc, close_http = transport_http.new_client(server.address(server.http))
     rpc_svc, close_rpc = transport_jsonrpc.new_client(server.address(server.jsonrpc))
+    grpc_svc, close_grpc = transport_grpc.new_client(server.address(server.grpc))
     try:
         assert await http_svc.sum(-5, 3) == -2
         assert await rpc_svc.sum(-5, 3) == -2
+        assert await grpc_svc.sum(-5, 3) == -2
+        assert await grpc_svc.sum(-(2**31), 0) == -(2**31)
+        with pytest.raises(InvalidArgument, match="integer overflow"):
+            await grpc_svc.sum(-(2**31), -1)
         assert await rpc_svc.sum(4, 0) == 4
         with pytest.raises(InvalidArgument, match="can't sum two zeroes"):
             await rpc_svc.sum(0, 0)
@@ -263,54 +273,201 @@ async def test_negative_sums_crash_nothing_and_are_counted(
     finally:
         await close_http()
         await close_rpc()
+        await close_grpc()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert samples["example_addsvc_integers_summed_total", ()] == 8.0  # |-2| + |-2| + 4 + 0
+    # |-2| + |-2| + |-2| + 2^31 + 0 + 4 + 0
+    assert samples["example_addsvc_integers_summed_total", ()] == 10.0 + 2**31
     assert samples["example_addsvc_characters_concatenated_total", ()] == 3.0  # bytes
     key = (
         "example_addsvc_request_duration_seconds_count",
         (("method", "Sum"), ("success", "true")),
     )
-    assert samples[key] == 4.0
+    assert samples[key] == 7.0  # business errors count as successes, as in Go kit
 
 
 async def test_limiter_then_breaker_as_go_kits(servers: list[Server], tmp_path: Path) -> None:
     server = python_addsvc(servers, tmp_path)
     svc, close = transport_http.new_client(server.address(server.http))
     rpc, close_rpc = transport_jsonrpc.new_client(server.address(server.jsonrpc))
+    grpc_svc, close_grpc = transport_grpc.new_client(server.address(server.grpc))
     try:
         assert await svc.sum(1, 2) == 3
-        for client in (rpc, svc, rpc, svc, rpc, svc):
+        for client in (grpc_svc, rpc, svc, grpc_svc, rpc, svc):
             with pytest.raises(ResourceExhausted, match="rate limit exceeded"):
                 await client.sum(1, 2)
-        with pytest.raises(Unavailable, match="circuit breaker is open"):
-            await svc.sum(1, 2)
-        with pytest.raises(Unavailable, match="circuit breaker is open"):
-            await rpc.sum(1, 2)
-        assert await rpc.concat("a", "b") == "ab"  # its own limiter and breaker
+        for client in (svc, rpc, grpc_svc):
+            with pytest.raises(Unavailable, match="circuit breaker is open"):
+                await client.sum(1, 2)
+        assert await grpc_svc.concat("a", "b") == "ab"  # its own limiter and breaker
     finally:
         await close()
         await close_rpc()
+        await close_grpc()
 
 
-def test_grpc_is_reserved_and_refused(tmp_path: Path) -> None:
-    serve = subprocess.run(
-        [sys.executable, "-m", "examples.addsvc", "-grpc-addr", "127.0.0.1:0"],
-        cwd=ROOT,
+# -- gRPC: Go kit's pb.Add -------------------------------------------------------------
+
+GRPC_CASES = [
+    ("sum", "1", "2"),
+    ("concat", "a", "b"),
+    ("sum", "2147483647", "1"),
+    ("sum", "0", "0"),
+    ("concat", "12345", "678901"),
+    ("sum", "-2147483648", "-1"),
+    ("sum", "9223372036854775807", "1"),  # int64's largest: still Go kit's int32 rule
+    ("concat", "", ""),
+]
+
+
+def addcli(gokit: Path, server: Server, method: str, *args: str) -> tuple[str, str, int]:
+    """Go kit's addcli over gRPC: stdout, stderr, exit status."""
+    result = subprocess.run(
+        [
+            str(gokit / "addcli"),
+            "-grpc-addr",
+            server.address(server.grpc),
+            "-method",
+            method,
+            "--",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert serve.returncode == 2 and "kit-grpc" in serve.stderr
+    return result.stdout, result.stderr, result.returncode
+
+
+def test_go_kits_addcli_sees_the_same_over_grpc_from_both_servers(
+    gokit: Path, servers: list[Server], tmp_path: Path
+) -> None:
+    ours = python_addsvc(servers, tmp_path, "-unlimited")
+    theirs = gokit_addsvc(servers, tmp_path, gokit)
+    for case in GRPC_CASES:
+        assert addcli(gokit, ours, *case) == addcli(gokit, theirs, *case), case
+    # Where they differ: a negative sum kills Go kit's addsvc (a Prometheus counter
+    # panics on a negative add; nothing recovers on its gRPC path), ours answers.
+    assert addcli(gokit, ours, "sum", "-5", "3") == ("-5 + 3 = -2\n", "", 0)
+    out, err, status = addcli(gokit, theirs, "sum", "-5", "3")
+    assert (out, status) == ("", 1) and "code = Unavailable" in err
+    assert theirs.process.wait(timeout=15) == 2
+    assert "counter cannot decrease in value" in theirs.log()
+    assert ours.process.poll() is None
+
+
+async def test_grpc_speaks_go_kits_wire_form(servers: list[Server], tmp_path: Path) -> None:
+    server = python_addsvc(servers, tmp_path, "-unlimited")
+    async with grpc.aio.insecure_channel(server.address(server.grpc)) as channel:
+        sum_, concat = channel.unary_unary("/pb.Add/Sum"), channel.unary_unary("/pb.Add/Concat")
+        # The bytes Go kit's addcli sends and its addsvc answers (the anchor's README).
+        call = sum_(bytes.fromhex("08011002"))
+        assert await call == bytes.fromhex("0803")
+        assert await call.code() is grpc.StatusCode.OK
+        call = sum_(bytes.fromhex("08ffffffff071001"))
+        assert await call == b"\x12\x10integer overflow"
+        assert await call.code() is grpc.StatusCode.OK  # a business error is in-band
+        assert await sum_(b"") == b"\x12\x14can't sum two zeroes"  # empty: a=0, b=0
+        assert await concat(b"\x0a\x0512345\x12\x06678901") == (
+            b"\x12\x1bresult exceeds maximum size"
+        )
+        assert await concat(b"\x0a\x01a\x12\x01b") == b"\x0a\x02ab"
+        # -5 + 3: int64 varints, ten bytes for a negative.
+        reply = await sum_(b"\x08" + _varint(2**64 - 5) + b"\x10\x03")
+        assert reply == b"\x08" + _varint(2**64 - 2)
+        for path, data, code in (
+            ("/pb.Add/Sum", b"\xff", grpc.StatusCode.INVALID_ARGUMENT),  # Go kit: INTERNAL
+            ("/pb.Add/Sum", b"\x08", grpc.StatusCode.INVALID_ARGUMENT),
+            ("/pb.Add/Concat", b"\x0a\x02\xc3\x28", grpc.StatusCode.INVALID_ARGUMENT),
+            ("/pb.Add/Mul", b"", grpc.StatusCode.UNIMPLEMENTED),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await channel.unary_unary(path)(data)
+            assert err.value.code() is code, (path, data)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=64), concat=st.booleans())
+def test_random_bytes_over_grpc_never_internal(
+    grpc_addsvc: tuple[Server, grpc.Channel], data: bytes, concat: bool
+) -> None:
+    server, channel = grpc_addsvc
+    call = channel.unary_unary("/pb.Add/Concat" if concat else "/pb.Add/Sum")
+    try:
+        call(data, timeout=10)
+    except grpc.RpcError as exc:
+        assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT, (data, exc.details())
+    assert server.process.poll() is None
+
+
+@pytest.fixture
+def grpc_addsvc(servers: list[Server], tmp_path: Path) -> Iterator[tuple[Server, grpc.Channel]]:
+    """A Python addsvc without limits and a blocking channel to its gRPC port."""
+    server = python_addsvc(servers, tmp_path, "-unlimited")
+    with grpc.insecure_channel(server.address(server.grpc)) as channel:
+        yield server, channel
+    assert "Traceback" not in server.log()
+
+
+def test_a_taken_grpc_port_stops_every_listener() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        others = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+        serve = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "examples.addsvc",
+                "-debug.addr",
+                others[0],
+                "-http-addr",
+                others[1],
+                "-jsonrpc-addr",
+                others[2],
+                "-grpc-addr",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert serve.returncode == 1, serve.stderr
+    assert f'err="OSError: gRPC could not listen on 127.0.0.1:{port}"' in serve.stderr
+    assert "Traceback" not in serve.stderr
+
+
+def test_python_addcli_over_grpc_reports_connection_failures(tmp_path: Path) -> None:
     cli = subprocess.run(
-        [sys.executable, "-m", "examples.addsvc.cli", "-grpc-addr", "127.0.0.1:1", "1", "2"],
+        [
+            sys.executable,
+            "-m",
+            "examples.addsvc.cli",
+            "-grpc-addr",
+            f"127.0.0.1:{free_port()}",
+            "1",
+            "2",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert cli.returncode == 1
-    assert cli.stderr == "error: the gRPC transport comes with kit-grpc: not available yet\n"
+    assert cli.returncode == 1 and cli.stdout == ""
+    assert cli.stderr.startswith("error: ") and "Traceback" not in cli.stderr
