@@ -9,7 +9,9 @@ the instance it reached. Why an attempt failed is ``kit.attempt.failure``:
 ``breaker_open``, ``rate_limited``, ``deadline``, ``unavailable`` or the error's code.
 ``client_middleware`` is the plain one-span form for an explicit client endpoint;
 ``peer_middleware(instance)`` (an ``instance_middleware``) names the instance on the
-attempt span for transports whose client cannot (kit-grpc's).
+attempt span for transports whose client cannot (kit-grpc's). When no new trace is ever
+sampled and the call has no trace context, the call and attempt spans are skipped
+altogether: a span that cannot be recorded would only cost its ids.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 from kit_otel.server import Attributes, rpc_attributes
 from kit_otel.spans import record_error
@@ -81,10 +83,13 @@ def call_middleware(
     ``methods`` maps a Call's method name to its name on the wire (gRPC's ``Echo``).
     """
     tracer = tracing.tracer
+    root_off = tracing.root_off
     fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
+            if root_off and trace.get_current_span() is INVALID_SPAN:
+                return await next_(call)
             method = fixed or _method_name(call, methods)
             name = f"{service}/{method}" if service else method
             span = tracer.start_span(
@@ -117,10 +122,13 @@ def attempt_middleware(
 ) -> Middleware:
     """A Middleware over one instance's endpoint: a CLIENT span per attempt."""
     tracer = tracing.tracer
+    root_off = tracing.root_off
     fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
+            if root_off and trace.get_current_span() is INVALID_SPAN:
+                return await next_(call)
             method = fixed or _method_name(call, methods)
             counter = _attempts.get()
             number = 1

@@ -77,12 +77,12 @@ class JSONRPCServerTracing:
     def before(self, request: Any) -> Mapping[str, Any] | None:
         """Bind the request's headers (when they carry a trace) and address for the calls."""
         scope = request.scope
-        values: dict[str, Any] = {PEER: scope.get("server")}
         for name, _ in scope.get("headers", ()):
             if name in _TRACE_HEADERS:
-                values[METADATA] = request.headers
-                break
-        return values
+                return {PEER: scope.get("server"), METADATA: request.headers}
+        if self.tracing.root_off:
+            return None  # no caller context and no new trace: no span to describe
+        return {PEER: scope.get("server")}
 
     def named_middleware(self, name: str) -> Middleware:
         """A SERVER span per call of procedure ``name``."""

@@ -173,3 +173,20 @@ async def test_sampling_off_makes_no_spans_and_still_serves(svc) -> None:
     finally:
         tracing.close()
     assert exporter.get_finished_spans() == ()
+
+
+async def test_sampling_off_keeps_a_sampled_callers_decision(memory, svc) -> None:
+    off = Tracing(memory.exporter, service="off", processor="simple", sample=0.0)
+    service = svc.StringService()
+    try:
+        async with (
+            running(service, **off.grpc_server(service)) as address,
+            off.connect(svc.StringService, f"grpc://{address}") as client,
+        ):
+            with memory.tracing.tracer.start_as_current_span("sampled caller") as caller:
+                assert await client.uppercase("f") == "F"
+    finally:
+        off.close()
+    spans = [s for s in memory.spans() if s.name != "sampled caller"]
+    assert sorted(s.kind.name for s in spans) == ["CLIENT", "INTERNAL", "SERVER"]
+    assert {s.context.trace_id for s in spans} == {caller.get_span_context().trace_id}
