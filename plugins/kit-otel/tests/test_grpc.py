@@ -4,6 +4,8 @@ malformed trace context that starts a new trace without failing the call."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from kit_grpc.testing import running
@@ -15,8 +17,18 @@ import kitcore
 from kitcore import InvalidArgument, Unavailable
 
 
-def _server_span(memory):
-    (span,) = [s for s in memory.spans() if s.kind is SpanKind.SERVER]
+async def _server_span(memory):
+    """The one server span, once ended.
+
+    grpc.aio's abort sends the error status before the handler returns, so the client
+    can see a failed call before the finalizer has ended the server's span.
+    """
+    for _ in range(500):
+        spans = [s for s in memory.spans() if s.kind is SpanKind.SERVER]
+        if spans:
+            break
+        await asyncio.sleep(0.01)
+    (span,) = spans
     return span
 
 
@@ -34,7 +46,7 @@ async def test_server_spans_follow_the_rpc_conventions(memory, svc) -> None:
     ):
         with tracing.tracer.start_as_current_span("caller", kind=SpanKind.CLIENT) as caller:
             assert await client.uppercase("a") == "A"
-        span = _server_span(memory)
+        span = await _server_span(memory)
         assert span.name == "kit.StringService/Uppercase"
         assert span.parent is not None and span.parent.is_remote
         assert span.parent.span_id == caller.get_span_context().span_id
@@ -51,7 +63,7 @@ async def test_server_spans_follow_the_rpc_conventions(memory, svc) -> None:
         memory.exporter.clear()
         with pytest.raises(InvalidArgument):
             await client.uppercase("")
-        span = _server_span(memory)
+        span = await _server_span(memory)
         assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
         assert span.attributes["error.type"] == "invalid_argument"
         assert span.status.status_code is StatusCode.UNSET  # the caller's fault
@@ -59,7 +71,7 @@ async def test_server_spans_follow_the_rpc_conventions(memory, svc) -> None:
         memory.exporter.clear()
         with pytest.raises(Unavailable):
             await client.broken("a")
-        span = _server_span(memory)
+        span = await _server_span(memory)
         assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
         assert span.attributes["error.type"] == "unavailable"
         assert span.status.status_code is StatusCode.ERROR
@@ -77,7 +89,7 @@ async def test_server_address_and_a_message_refused_before_the_endpoint(memory, 
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call(b"\xff\xff\xff")  # not a protobuf message
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    span = _server_span(memory)
+    span = await _server_span(memory)
     assert span.name == "kit.StringService"  # the method was never reached
     assert span.attributes["server.address"] == "127.0.0.1"
     assert span.attributes["server.port"] == 50051
