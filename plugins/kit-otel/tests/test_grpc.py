@@ -128,8 +128,9 @@ async def test_b3_single_and_multi_in_the_metadata(svc) -> None:
         [("b3", "garbage-b3-value-1")],
         [("x-b3-traceid", "nothex"), ("x-b3-spanid", "")],
         [("traceparent", ""), ("tracestate", "=,=")],
+        [("grpc-trace-bin", b"\x00\xff"), ("b3", "1-2-3-4-5")],  # binary entries skipped
     ],
-    ids=["w3c-garbage", "w3c-zero", "w3c-long", "b3-single", "b3-multi", "empty"],
+    ids=["w3c-garbage", "w3c-zero", "w3c-long", "b3-single", "b3-multi", "empty", "binary"],
 )
 async def test_malformed_trace_context_starts_a_new_trace(metadata, svc) -> None:
     exporter = InMemorySpanExporter()
