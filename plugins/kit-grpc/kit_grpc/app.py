@@ -3,12 +3,14 @@
 The counterpart of kit-http's App: ``add_service(server, service)`` derives the service's
 protobuf schema (``kit_grpc.schema``) and registers one handler per method under
 ``<package>.<ServiceClass>``, so a service class served by kit-http is served over gRPC
-unchanged. ``middleware`` wraps every method's endpoint; the other keywords are
-``kit_grpc.options.ServerOptions``.
+unchanged. ``middleware`` wraps every method's endpoint and ``named_middleware(name)``
+each one by its method's name (the Python name, as kit-http's App passes it), inside
+``middleware``; the other keywords are ``kit_grpc.options.ServerOptions``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
@@ -25,6 +27,7 @@ def handlers(
     *,
     package: str = DEFAULT_PACKAGE,
     middleware: Middleware | None = None,
+    named_middleware: Callable[[str], Middleware] | None = None,
     **options: Any,
 ) -> tuple[Schema, dict[str, Handler]]:
     """The schema of ``service`` and a Handler per method, by gRPC method name."""
@@ -33,6 +36,8 @@ def handlers(
     out = {}
     for name, m in found.methods.items():
         ep = endpoint(service, name)
+        if named_middleware is not None:
+            ep = named_middleware(name)(ep)
         if middleware is not None:
             ep = middleware(ep)
         out[m.name] = Handler(
@@ -47,9 +52,16 @@ def add_service(
     *,
     package: str = DEFAULT_PACKAGE,
     middleware: Middleware | None = None,
+    named_middleware: Callable[[str], Middleware] | None = None,
     **options: Any,
 ) -> Schema:
     """Register every method of ``service`` on ``server``; returns the schema served."""
-    found, method_handlers = handlers(service, package=package, middleware=middleware, **options)
+    found, method_handlers = handlers(
+        service,
+        package=package,
+        middleware=middleware,
+        named_middleware=named_middleware,
+        **options,
+    )
     register(server, found.service, method_handlers)
     return found

@@ -4,7 +4,10 @@
 function (request -> protobuf message), a decode function (reply message -> response), a
 reply type, and options ``before(metadata)`` (edit the outgoing metadata list),
 ``after(header, trailer)`` (read the reply's metadata) and ``finalizer(code, seconds)``.
-``ServiceClient`` is what ``kitcore.connect`` builds per instance of a typed service.
+``ServiceClient`` is what ``kitcore.connect`` builds per instance of a typed service; its
+``metadata`` is sent with every call and its ``before`` functions edit each call's
+(``kitcore.connect(Service, "grpc://...", before=...)`` passes them through), e.g. to
+inject the trace context.
 
 Both send the caller's remaining ``kitcore.context`` time as the gRPC deadline (capped by
 ``timeout``); a call whose deadline has passed is not sent. Cancelling the caller cancels
@@ -191,6 +194,7 @@ class ServiceClient:
         package: str = DEFAULT_PACKAGE,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str | bytes]] | None = None,
+        before: ClientBefore | Sequence[ClientBefore] | None = None,
         max_message: int = MAX_MESSAGE,
     ) -> None:
         self.spec = spec
@@ -198,6 +202,7 @@ class ServiceClient:
         self._channel = Channel(instance, max_message=max_message)
         self._timeout = timeout
         self._metadata = tuple(metadata) if metadata else None
+        self._before = _tuple(before)
         self._calls: dict[str, tuple[MethodSchema, Any]] = {}
 
     def _method(self, name: str) -> tuple[MethodSchema, Any]:
@@ -210,8 +215,14 @@ class ServiceClient:
         m, unary = self._calls.get(call.method.name) or self._method(call.method.name)
         timeout = call_timeout(self._timeout)
         data = m.encode_request(call.request)
+        metadata: Sequence[tuple[str, str | bytes]] | None = self._metadata
+        if self._before:
+            edited = list(metadata or ())
+            for before in self._before:
+                before(edited)
+            metadata = edited or None
         try:
-            reply = await unary(data, timeout=timeout, metadata=self._metadata)
+            reply = await unary(data, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         return m.decode_response(reply)

@@ -1,9 +1,11 @@
 """kit-otel: OpenTelemetry tracing for kit services and clients.
 
 ``Tracing.from_url(url)`` builds a tracer provider exporting to OTLP (gRPC or HTTP),
-Zipkin or the console; its methods give kit-http server options, client and attempt
-middlewares, transport-agnostic server/client middlewares and the propagation
-helpers; ``kit_otel.log`` correlates kitcore.log lines and Prometheus exemplars.
+Zipkin or the console; its methods give the server options of kit-http
+(``http_server``), kit-grpc (``grpc_server``) and JSON-RPC (``jsonrpc_server``), a
+``connect`` whose propagation follows the transport, call and attempt middlewares,
+transport-agnostic server/client middlewares and the propagation helpers;
+``kit_otel.log`` correlates kitcore.log lines and Prometheus exemplars.
 """
 
 from __future__ import annotations

@@ -7,18 +7,23 @@ breaker's and limiter's refusals): a CLIENT span per attempt, numbered, made cur
 so the transport injects it (``inject``, or kit-http's ``trace_config``) and names
 the instance it reached. Why an attempt failed is ``kit.attempt.failure``:
 ``breaker_open``, ``rate_limited``, ``deadline``, ``unavailable`` or the error's code.
-``client_middleware`` is the plain one-span form for an explicit client endpoint.
+``client_middleware`` is the plain one-span form for an explicit client endpoint;
+``peer_middleware(instance)`` (an ``instance_middleware``) names the instance on the
+attempt span for transports whose client cannot (kit-grpc's). When no new trace is ever
+sampled and the call has no trace context, the call and attempt spans are skipped
+altogether: a span that cannot be recorded would only cost its ids.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 from kit_otel.server import Attributes, rpc_attributes
 from kit_otel.spans import record_error
@@ -58,24 +63,34 @@ def failure_reason(error: BaseException, sent: bool) -> str:
     return error.code if isinstance(error, KitError) else "internal"
 
 
-def _method_name(call: Any) -> str:
+def _method_name(call: Any, methods: Mapping[str, str] | None = None) -> str:
     method = getattr(call, "method", None)
-    return str(getattr(method, "name", "call"))
+    name = str(getattr(method, "name", "call"))
+    return methods.get(name, name) if methods else name
 
 
 def call_middleware(
-    tracing: Tracing, *, system: str, service: str | None = None, method: str | None = None
+    tracing: Tracing,
+    *,
+    system: str,
+    service: str | None = None,
+    method: str | None = None,
+    methods: Mapping[str, str] | None = None,
 ) -> Middleware:
     """A Middleware over ``kitcore.Call`` endpoints: one INTERNAL span per logical call.
 
-    ``method`` names the calls when the requests are not Calls (an explicit Retry).
+    ``method`` names the calls when the requests are not Calls (an explicit Retry);
+    ``methods`` maps a Call's method name to its name on the wire (gRPC's ``Echo``).
     """
     tracer = tracing.tracer
+    root_off = tracing.root_off
     fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
-            method = fixed or _method_name(call)
+            if root_off and trace.get_current_span() is INVALID_SPAN:
+                return await next_(call)
+            method = fixed or _method_name(call, methods)
             name = f"{service}/{method}" if service else method
             span = tracer.start_span(
                 name, None, SpanKind.INTERNAL, rpc_attributes(system, service, method)
@@ -98,15 +113,23 @@ def call_middleware(
 
 
 def attempt_middleware(
-    tracing: Tracing, *, system: str, service: str | None = None, method: str | None = None
+    tracing: Tracing,
+    *,
+    system: str,
+    service: str | None = None,
+    method: str | None = None,
+    methods: Mapping[str, str] | None = None,
 ) -> Middleware:
     """A Middleware over one instance's endpoint: a CLIENT span per attempt."""
     tracer = tracing.tracer
+    root_off = tracing.root_off
     fixed = method
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(call: Any) -> Any:
-            method = fixed or _method_name(call)
+            if root_off and trace.get_current_span() is INVALID_SPAN:
+                return await next_(call)
+            method = fixed or _method_name(call, methods)
             counter = _attempts.get()
             number = 1
             if counter is not None:
@@ -161,6 +184,36 @@ def client_middleware(
             finally:
                 otel_context.detach(token)
                 span.end()
+
+        return endpoint
+
+    return middleware
+
+
+def address_attributes(address: str | None) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of ``host:port[/path]`` or a URL."""
+    if not address:
+        return {}
+    netloc = address.split("://", 1)[-1].split("/", 1)[0]
+    host, sep, port = netloc.rpartition(":")
+    if not sep:
+        return {"server.address": port}
+    out: dict[str, Any] = {"server.address": host.strip("[]")}
+    if port.isdigit():
+        out["server.port"] = int(port)
+    return out
+
+
+def peer_middleware(instance: str) -> Middleware:
+    """Put ``instance`` (``host:port``) on the current (attempt) span as it is called."""
+    attributes = address_attributes(instance)
+
+    def middleware(next_: Endpoint) -> Endpoint:
+        async def endpoint(call: Any) -> Any:
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attributes(attributes)
+            return await next_(call)
 
         return endpoint
 

@@ -1,7 +1,12 @@
 """Wiring the client spans into ``kitcore.connect`` with what it offers today.
 
 ``connect(middleware=...)`` wraps each instance's endpoint: the attempt span goes
-there (outermost, so it sees breaker and limiter refusals). connect has no option for
+there (outermost, so it sees breaker and limiter refusals). Propagation is chosen by
+transport (the target's scheme, or ``transport=`` for a discovery URL): ``http``,
+``https`` and ``jsonrpc`` clients post over aiohttp, so they get a session injecting
+each attempt's context (``kit_otel.http.trace_config``); ``grpc`` clients get a
+``before`` writing it into the call's metadata and an ``instance_middleware`` naming the
+instance on the attempt span. connect has no option for
 a middleware around the whole call (outside Retry), so ``trace_calls`` wraps the
 Client's methods in the call span instead; once connect takes one, pass
 ``tracing.call_middleware(...)`` to it and drop this module.
@@ -10,13 +15,27 @@ Client's methods in the call span instead; once connect takes one, pass
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kitcore.client import Call, Client
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.service import Method, describe
 
+if TYPE_CHECKING:
+    from kit_otel.tracing import Tracing
+
 C = TypeVar("C", bound=Client[Any])
+
+SYSTEMS = {"http": "kit_http", "https": "kit_http", "grpc": "grpc", "jsonrpc": "jsonrpc"}
+"""The ``rpc.system`` of each transport kit-otel propagates on."""
+
+
+def transport_of(target: str, transport: str | None) -> str:
+    """The transport ``connect`` uses for ``target``: its scheme, else ``transport``/http."""
+    if transport:
+        return transport
+    scheme = target.split("://", 1)[0].lower()
+    return scheme if scheme in SYSTEMS else "http"
 
 
 def _through(method: Callable[..., Any]) -> Endpoint:
@@ -45,41 +64,73 @@ def trace_calls(client: C, service: type[Any], middleware: Middleware) -> C:
     return client
 
 
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return [value] if callable(value) else list(value)
+
+
 def traced_connect(
-    tracing: Any,
+    tracing: Tracing,
     service: type[Any],
     target: str,
     *,
-    system: str = "kit_http",
+    system: str | None = None,
     service_name: str | None = None,
     middleware: Middleware | None = None,
     **options: Any,
 ) -> Client[Any]:
     """``kitcore.connect`` with a span per call, a child span per attempt, and propagation.
 
-    ``middleware`` (a breaker, a limiter...) runs inside the attempt span. The kit-http
-    transport is given a session that injects each attempt's context; call inside the
-    running loop. Closing the client closes that session too.
+    ``middleware`` (a breaker, a limiter...) runs inside the attempt span. Call inside
+    the running loop (an HTTP or JSON-RPC client's session is made here); closing the
+    client closes that session too. A gRPC client's spans are named by the wire names
+    (``package.Service/Method``), as kit-grpc's server spans are.
     """
     from kitcore import chain, connect
 
+    transport = transport_of(target, options.get("transport"))
+    system = system or SYSTEMS.get(transport, transport)
     name = service_name or service.__name__
-    attempt = tracing.attempt_middleware(system=system, service=name)
-    session = tracing.http_session()
+    methods: dict[str, str] | None = None
+    session = None
+    if transport == "grpc":
+        from kit_grpc.schema import DEFAULT_PACKAGE, schema
+
+        from kit_otel.client import peer_middleware
+        from kit_otel.grpc import client_before
+
+        found = schema(service, options.get("package") or DEFAULT_PACKAGE)
+        name = service_name or found.service
+        methods = {n: m.name for n, m in found.methods.items()}
+        options["before"] = [client_before(tracing), *_as_list(options.get("before"))]
+        theirs = options.get("instance_middleware")
+
+        def instance_middleware(instance: str) -> Middleware:
+            peer = peer_middleware(instance)
+            return chain(theirs(instance), peer) if theirs else peer
+
+        options["instance_middleware"] = instance_middleware
+    elif transport in ("http", "https", "jsonrpc"):
+        session = tracing.http_session()
+        options["session"] = session
+    attempt = tracing.attempt_middleware(system=system, service=name, methods=methods)
     client = connect(
         service,
         target,
         middleware=chain(attempt, middleware) if middleware else attempt,
-        session=session,
         **options,
     )
-    close = client.close
+    if session is not None:
+        close = client.close
+        opened = session
 
-    async def close_all() -> None:
-        try:
-            await close()
-        finally:
-            await session.close()
+        async def close_all() -> None:
+            try:
+                await close()
+            finally:
+                await opened.close()
 
-    client.close = close_all
-    return trace_calls(client, service, tracing.call_middleware(system=system, service=name))
+        client.close = close_all
+    call = tracing.call_middleware(system=system, service=name, methods=methods)
+    return trace_calls(client, service, call)

@@ -178,6 +178,40 @@ class Tracing:
         """An aiohttp session injecting the current context (``connect(..., session=...)``)."""
         return http.traced_session(self, **options)
 
+    # -- kit-grpc and JSON-RPC -------------------------------------------------------
+
+    def grpc_server(
+        self,
+        service: object | None = None,
+        *,
+        package: str | None = None,
+        service_name: str | None = None,
+        address: str | None = None,
+    ) -> dict[str, Any]:
+        """kit-grpc server options tracing each call: ``add_service(s, svc, **t.grpc_server(svc))``.
+
+        ``address`` (``host:port``) is recorded as ``server.address``/``server.port``.
+        """
+        from kit_otel.grpc import GRPCServerTracing
+
+        return GRPCServerTracing(
+            self, service=service, package=package, service_name=service_name, address=address
+        ).options()
+
+    def grpc_client_before(self) -> Any:
+        """A kit-grpc client ``before`` option writing the current context into the metadata."""
+        from kit_otel.grpc import client_before
+
+        return client_before(self)
+
+    def jsonrpc_server(
+        self, service: object | None = None, *, service_name: str | None = None
+    ) -> dict[str, Any]:
+        """JSON-RPC options tracing each call: ``jsonrpc.app(svc, **t.jsonrpc_server(svc))``."""
+        from kit_otel.jsonrpc import JSONRPCServerTracing
+
+        return JSONRPCServerTracing(self, service=service, service_name=service_name).options()
+
     # -- lifecycle ----------------------------------------------------------------------
 
     @property
