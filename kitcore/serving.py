@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -27,6 +28,26 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"bad listen address {listen!r}: want HOST:PORT or :PORT")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address: in use, not permitted, or no such host."""
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise ListenError now, before any server starts, when ``host:port`` cannot be bound.
+
+    Each server reports a failed bind its own way (a traceback, ``sys.exit(1)``, a log
+    line): one clear error here, and no ``started`` callback for a server never listening.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ListenError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def load(spec: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 import textwrap
 from pathlib import Path
@@ -14,9 +15,11 @@ pytest.importorskip("kit_grpc")
 pytest.importorskip("kit_http")
 
 from kit_grpc.serve import serve as serve_grpc
+from kit_grpc.serve import start
 from kit_http.serve import serve as serve_http
 
 from kitcore import connect
+from kitcore.serving import ListenError
 from kitcore.testing.services import free_port
 
 
@@ -51,11 +54,11 @@ async def test_one_service_on_http_and_grpc_at_once() -> None:
 
 
 SERVICE = textwrap.dedent(
-    '''
+    """
     class Echo:
         async def echo(self, text: str, times: int = 1) -> str:
             return text * times
-    '''
+    """
 )
 
 
@@ -63,9 +66,17 @@ async def test_kit_serve_transport_grpc(tmp_path: Path) -> None:
     (tmp_path / "echosvc.py").write_text(SERVICE)
     port = free_port()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from kitcore.cli import main; main()", "serve", "echosvc:Echo",
-        "--listen", f"127.0.0.1:{port}", "--transport", "grpc",
-        cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from kitcore.cli import main; main()",
+        "serve",
+        "echosvc:Echo",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--transport",
+        "grpc",
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert child.stderr is not None
@@ -89,8 +100,47 @@ async def test_kit_serve_transport_grpc(tmp_path: Path) -> None:
 async def test_kit_serve_names_an_unknown_transport(tmp_path: Path) -> None:
     (tmp_path / "echosvc2.py").write_text(SERVICE)
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from kitcore.cli import main; main()", "serve", "echosvc2:Echo",
-        "--transport", "carrier-pigeon", cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from kitcore.cli import main; main()",
+        "serve",
+        "echosvc2:Echo",
+        "--transport",
+        "carrier-pigeon",
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(child.communicate(), 60)
     assert child.returncode == 2 and b"carrier-pigeon" in err
+
+
+async def test_kit_serve_transport_grpc_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "echosvc3.py").write_text(SERVICE)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from kitcore.cli import main; main()",
+            "serve",
+            "echosvc3:Echo",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--transport",
+            "grpc",
+            cwd=tmp_path,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(child.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert child.returncode == 1, err
+    assert lines == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+async def test_a_second_grpc_server_on_a_port_fails_instead_of_sharing_it() -> None:
+    first = await start(Echo(), "127.0.0.1:0", health=False, reflect=False)
+    try:
+        with pytest.raises(ListenError, match="Address already in use"):
+            await start(Echo(), f"127.0.0.1:{first.port}", health=False, reflect=False)
+    finally:
+        await first.drain(0)

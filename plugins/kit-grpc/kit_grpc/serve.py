@@ -30,7 +30,7 @@ from kit_grpc.client import MAX_MESSAGE, channel_options
 from kit_grpc.proto import render
 from kit_grpc.schema import DEFAULT_PACKAGE, Schema, schema
 from kitcore.service import describe
-from kitcore.serving import load_target, on_signals, parse_listen
+from kitcore.serving import ListenError, check_listen, load_target, on_signals, parse_listen
 
 DEFAULT_URL = "grpc://0.0.0.0:8081"
 
@@ -91,7 +91,11 @@ async def start(
 ) -> Running:
     """Build, bind and start the server for ``target`` (a service, or a list of them)."""
     host, port = parse_listen(url)
-    server = grpc.aio.server(options=[*channel_options(max_message), *server_options])
+    check_listen(host, port)
+    # grpc sets SO_REUSEPORT by default: a second server on a taken port would then bind
+    # beside the first and take half its connections instead of failing.
+    channel_args = [*channel_options(max_message), ("grpc.so_reuseport", 0), *server_options]
+    server = grpc.aio.server(options=channel_args)
     schemas = [add_service(server, s, package=package, **options) for s in _services(target)]
     names = [s.service for s in schemas]
     servicer = None
@@ -102,9 +106,12 @@ async def start(
         served = [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         served.append(reflection.SERVICE_NAME)
         reflection.enable_server_reflection(served, server, pool=reflection_pool(schemas))
-    bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    except RuntimeError as exc:  # grpc's word for a failed bind (taken between check and bind)
+        raise ListenError(0, f"cannot listen on {host}:{port}: {exc}") from None
     if bound == 0:
-        raise OSError(f"gRPC could not listen on {host}:{port}")
+        raise ListenError(0, f"cannot listen on {host}:{port}")
     await server.start()
     if servicer is not None:
         serving = health_pb2.HealthCheckResponse.SERVING

@@ -24,30 +24,10 @@ import click
 from kit_http.app import App
 from kit_http.limits import DEFAULT_LIMITS, ServerLimits
 from kitcore.service import describe
-from kitcore.serving import load_target, on_signals, parse_listen
+from kitcore.serving import ListenError, check_listen, load_target, on_signals, parse_listen
 
 SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
 """``granian`` serves an App through RSGI (granian's fast interface), ``granian-asgi`` via ASGI."""
-
-
-class ListenError(OSError):
-    """The server cannot listen on its address: in use, not permitted, or no such host."""
-
-
-def check_listen(host: str, port: int) -> None:
-    """Raise ListenError now, before any server starts, when ``host:port`` cannot be bound.
-
-    Each server reports a failed bind its own way (a traceback, ``sys.exit(1)``, a log
-    line): one clear error here, and no ``started`` callback for a server never listening.
-    """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ListenError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _is_asgi_function(obj: Any) -> bool:
@@ -374,4 +354,7 @@ def _serve_other(transport: str, obj: Any, target: str, listen: str) -> None:
         click.echo(f"kit serving {target} on {transport}://{host}:{port}", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve_with(obj, f"{transport}://{listen}", started=started))
+        try:
+            run(serve_with(obj, f"{transport}://{listen}", started=started))
+        except ListenError as exc:
+            raise click.ClickException(str(exc.strerror)) from None

@@ -19,10 +19,10 @@ from typing import IO, Any
 
 import pytest
 from kit_http import App
-from kit_http.serve import SERVERS, ListenError, as_app, serve
+from kit_http.serve import SERVERS, as_app, serve
 
 from kitcore.plugins import plugins
-from kitcore.serving import parse_listen
+from kitcore.serving import ListenError, parse_listen
 from kitcore.testing.services import free_port, wait_port
 
 KIT = Path(sys.executable).with_name("kit")
