@@ -18,7 +18,6 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 from kit_grpc import ClientEndpoint, Server, register
 from kit_grpc.client import channel_options, target_of
-from kit_grpc.serve import parse_listen
 
 from examples.addsvc import pb
 from examples.addsvc.endpoints import (
@@ -31,6 +30,7 @@ from examples.addsvc.endpoints import (
 )
 from examples.addsvc.service import IntOverflow, MaxSizeExceeded, TwoZeroes
 from kitcore.errors import InvalidArgument, KitError
+from kitcore.serving import parse_listen
 
 BUSINESS: dict[str, Callable[[], InvalidArgument]] = {
     cls().message: cls for cls in (TwoZeroes, IntOverflow, MaxSizeExceeded)
