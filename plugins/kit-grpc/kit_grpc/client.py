@@ -4,7 +4,8 @@
 function (request -> protobuf message), a decode function (reply message -> response), a
 reply type, and options ``before(metadata)`` (edit the outgoing metadata list),
 ``after(header, trailer)`` (read the reply's metadata) and ``finalizer(code, seconds)``.
-``ServiceClient`` is what ``kitcore.connect`` builds per instance of a typed service.
+``ServiceClient`` is what ``kitcore.connect`` builds per instance of a typed service; a
+streaming method's call returns its ``kitcore.stream.Stream`` (``kit_grpc.streaming``).
 
 Both send the caller's remaining ``kitcore.context`` time as the gRPC deadline (capped by
 ``timeout``); a call whose deadline has passed is not sent. Cancelling the caller cancels
@@ -27,6 +28,7 @@ from google.protobuf.message import Message  # type: ignore[import-untyped]
 from kit_grpc.errors import from_rpc_error
 from kit_grpc.options import Metadata
 from kit_grpc.schema import DEFAULT_PACKAGE, MethodSchema, schema
+from kit_grpc.streaming import open_stream
 from kitcore import context
 from kitcore.errors import DeadlineExceeded
 from kitcore.service import ServiceSpec
@@ -89,6 +91,10 @@ class Channel:
     def unary(self, path: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
         """A bytes-in, bytes-out callable for the method ``path``."""
         return self.get().unary_unary(path, _registered_method=True)
+
+    def stream(self, path: str) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
+        """A bytes-in, stream-of-bytes-out callable for the server-streaming method ``path``."""
+        return self.get().unary_stream(path, _registered_method=True)
 
     async def close(self) -> None:
         """Close the channel (only one this object opened)."""
@@ -203,13 +209,16 @@ class ServiceClient:
     def _method(self, name: str) -> tuple[MethodSchema, Any]:
         # The channel's callables are made on first use, inside the running loop.
         for n, m in self._schema.methods.items():
-            self._calls[n] = (m, self._channel.unary(m.path))
+            opener = self._channel.stream if m.method.streaming else self._channel.unary
+            self._calls[n] = (m, opener(m.path))
         return self._calls[name]
 
     async def __call__(self, call: Any) -> Any:
         m, unary = self._calls.get(call.method.name) or self._method(call.method.name)
         timeout = call_timeout(self._timeout)
         data = m.encode_request(call.request)
+        if m.method.streaming:
+            return await open_stream(unary, m, data, timeout=timeout, metadata=self._metadata)
         try:
             reply = await unary(data, timeout=timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
