@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 _HEADERS = [(b"content-type", CONTENT_TYPE.encode()), (b"cache-control", b"no-store")]
 _log = logging.getLogger("kit_http")
+YIELD_EVERY = 16
+"""Items sent between two turns given to the event loop."""
 CLIENT_GONE = 499
 """nginx's "client closed request": the status finalizers see when the client left."""
 
@@ -102,9 +104,16 @@ class _Pump:
                 headers.append(_HEADERS[1])
             await send({"type": "http.response.start", "status": status, "headers": headers})
             self.started = True
+            sent = 0
             async for item in stream:
                 body = item_line(encode(item))
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+                sent += 1
+                if not sent % YIELD_EVERY:
+                    # send returns without suspending while the socket takes the bytes
+                    # (and, on uvicorn, once the client left): let the loop run, so that
+                    # other requests, and the disconnect watcher, get their turn.
+                    await asyncio.sleep(0)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
