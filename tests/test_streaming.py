@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -39,6 +42,8 @@ from kitcore import (
     connect,
     describe,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PAD = 64 * 1024
 """Bytes of padding per item in the backpressure test."""
@@ -345,3 +350,43 @@ def test_the_openapi_document_describes_the_stream() -> None:
     assert "application/json" not in reply["content"]
     hello = doc["paths"]["/hello"]["post"]["responses"]["200"]["content"]
     assert "application/json" in hello
+
+
+async def kit(*args: str) -> tuple[int, str, str]:
+    """Run the ``kit`` command from the repository's root; its status, stdout and stderr."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from kitcore.cli import main; main()", *args,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(child.communicate(), 60)
+    assert child.returncode is not None
+    return child.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("kind", ["grpc", "uvicorn"])
+async def test_kit_call_prints_each_item_and_kit_describe_says_it_streams(kind: str) -> None:
+    service = "tests.test_streaming:Feed"
+    status, out, err = await kit("describe", service)
+    assert status == 0, err
+    assert "  numbers(n: int, pad: int = ...) -> AsyncIterator[Item]" in out.splitlines()
+    async with serving(kind, Feed()) as url:
+        status, out, err = await kit("call", url, "numbers", '{"n": 3}', "--service", service)
+        assert status == 0, err
+        assert out.splitlines() == [f'{{"n":{n},"pad":""}}' for n in range(3)]
+        status, out, err = await kit("call", url, "fail_after", '{"n": 1}', "--service", service)
+        assert status == 1
+        assert out == "0\n"
+        assert json.loads(err)["code"] == "not_found"
+
+
+async def test_json_rpc_does_not_serve_streams() -> None:
+    from kit_http import jsonrpc
+
+    request = {"jsonrpc": "2.0", "method": "numbers", "params": {"n": 2}, "id": 1}
+    async with (
+        http_running(jsonrpc.app(Feed())) as url,
+        aiohttp.ClientSession() as http,
+        http.post(url, json=request) as r,
+    ):
+        reply = await r.json()
+    assert reply["error"]["code"] == -32601  # method not found, not an internal error
