@@ -40,6 +40,7 @@ from kitcore import (
     PermissionDenied,
     Unavailable,
     connect,
+    context,
     describe,
 )
 
@@ -119,6 +120,11 @@ class Feed:
         if key == "mid":
             raise Unavailable("gone mid-stream")
 
+    async def whoami(self, times: int) -> AsyncIterator[str]:
+        """The ``user`` a server's before function bound, ``times`` times."""
+        for _ in range(times):
+            yield str(context.get("user", ""))
+
     async def hello(self, name: str) -> str:
         """A unary method beside the streams."""
         return f"hello {name}"
@@ -128,13 +134,13 @@ TRANSPORTS = ["grpc", "uvicorn", "granian"]
 
 
 @contextlib.asynccontextmanager
-async def serving(kind: str, feed: Feed) -> AsyncIterator[str]:
-    """Serve ``feed`` over ``kind``; yields the URL to connect to."""
+async def serving(kind: str, feed: Feed, **options: Any) -> AsyncIterator[str]:
+    """Serve ``feed`` over ``kind`` with server ``options``; yields the URL to connect to."""
     if kind == "grpc":
-        async with grpc_running(feed) as address:
+        async with grpc_running(feed, **options) as address:
             yield f"grpc://{address}"
     else:
-        async with http_running(App(feed), server=kind) as url:
+        async with http_running(App(feed, **options), server=kind) as url:
             yield url
 
 
@@ -390,3 +396,34 @@ async def test_json_rpc_does_not_serve_streams() -> None:
     ):
         reply = await r.json()
     assert reply["error"]["code"] == -32601  # method not found, not an internal error
+
+
+@pytest.mark.parametrize("kind", ["grpc", "uvicorn"])
+async def test_server_options_see_the_whole_stream(kind: str) -> None:
+    seen: list[Any] = []
+    if kind == "grpc":
+        options: dict[str, Any] = {
+            "before": lambda metadata: {"user": dict(metadata).get("user")},
+            "finalizer": lambda metadata, code, seconds: seen.append(code.name),
+        }
+        client_options: dict[str, Any] = {"metadata": [("user", "ada")]}
+        done, gone = "OK", "CANCELLED"
+    else:
+        options = {
+            "before": lambda request: {"user": request.headers.get("user")},
+            "finalizer": lambda request, status, seconds: seen.append(status),
+        }
+        client_options = {"headers": {"user": "ada"}}
+        done, gone = 200, 499
+    feed = Feed()
+    async with serving(kind, feed, **options) as url, connect(Feed, url, **client_options) as c:
+        assert [x async for x in c.whoami(3)] == ["ada"] * 3
+        async with c.numbers(10**9) as items:
+            async for _ in items:
+                break
+        await wait_for(feed.closed)
+        for _ in range(200):  # the finalizer runs once the server has seen the client go
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.05)
+    assert seen == [done, gone]

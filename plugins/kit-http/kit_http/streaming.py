@@ -35,8 +35,13 @@ if TYPE_CHECKING:
 
 _HEADERS = [(b"content-type", CONTENT_TYPE.encode()), (b"cache-control", b"no-store")]
 _log = logging.getLogger("kit_http")
-YIELD_EVERY = 16
-"""Items sent between two turns given to the event loop."""
+YIELD_EVERY = 4
+"""Items sent between two turns given to the event loop.
+
+Under asyncio's five writes to a lost connection, after which it logs a warning for
+each (uvicorn writes until the loop has run its ``connection_lost``); measured in one
+process, 52,000 items/s against 61,000 with 16 and 8,000 with 1.
+"""
 CLIENT_GONE = 499
 """nginx's "client closed request": the status finalizers see when the client left."""
 
