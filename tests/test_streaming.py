@@ -252,7 +252,10 @@ async def test_retried_only_before_the_first_item(served: tuple[Feed, str]) -> N
 async def test_the_deadline_covers_the_whole_stream(served: tuple[Feed, str]) -> None:
     feed, url = served
     got = []
-    async with connect(Feed, url, timeout=0.5) as client:
+    # The whole deadline for the opening (no per-attempt share), the connection made
+    # first: only the stream's middle can run out of time.
+    async with connect(Feed, url, timeout=1.0, attempt_timeout=False) as client:
+        assert await client.hello("first") == "hello first"
         with pytest.raises(DeadlineExceeded):
             async for x in client.stall_after(3):
                 got.append(x)
@@ -345,6 +348,11 @@ async def test_plain_grpc_reads_the_stream() -> None:
         assert got == [0, 1]
         assert err.value.code() is grpc.StatusCode.NOT_FOUND
         assert err.value.details() == "nothing after 2"
+        malformed = channel.unary_stream("/kit.Feed/Numbers")(b"\xff\xff\xff")
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            async for _ in malformed:
+                pass
+        assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_the_openapi_document_describes_the_stream() -> None:

@@ -33,9 +33,13 @@ from kitcore.stream import Stream
 class StreamHandler(Handler):
     """Serves one server-streaming method: a request in, each item out as it is yielded."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serve = self._serve_stream
+
     def method_handler(self) -> grpc.RpcMethodHandler:
         """The grpc unary-stream method handler (bytes in, a stream of bytes out)."""
-        return grpc.unary_stream_rpc_method_handler(self._serve_stream)
+        return grpc.unary_stream_rpc_method_handler(self.serve)
 
     async def _serve_stream(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> None:
         options = self.options
