@@ -435,3 +435,37 @@ async def test_server_options_see_the_whole_stream(kind: str) -> None:
                 break
             await asyncio.sleep(0.05)
     assert seen == [done, gone]
+
+
+async def test_granians_rsgi_interface_streams_too() -> None:
+    """``granian --interface rsgi`` on an App that streams: items, errors and closing work
+    (without backpressure: RSGI's send_bytes does not wait, so serve() uses ASGI)."""
+    from kit_http.serve import DEFAULT_LIMITS, _granian_rsgi
+
+    from kitcore.testing.services import free_port
+
+    feed, port, started = Feed(), free_port(), asyncio.Event()
+    server = asyncio.create_task(
+        _granian_rsgi(
+            App(feed), "127.0.0.1", port, "warning", lambda *_: started.set(), DEFAULT_LIMITS
+        )
+    )
+    try:
+        await asyncio.wait_for(started.wait(), 15)
+        async with connect(Feed, f"http://127.0.0.1:{port}") as client:
+            assert [i.n async for i in client.numbers(500)] == list(range(500))
+            got = []
+            with pytest.raises(NotFound, match="nothing after 2"):
+                async for x in client.fail_after(2):
+                    got.append(x)
+            assert got == [0, 1]
+            feed.closed.clear()
+            async with client.numbers(10**9) as items:
+                async for item in items:
+                    if item.n == 3:
+                        break
+            await wait_for(feed.closed)
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
