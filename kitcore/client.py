@@ -13,6 +13,12 @@ The target is a transport URL (``http://host:port``: one instance) or any discov
 (``etcd://...``, ``static://...``); the transport comes from the target's scheme or the
 ``transport`` argument.
 
+A streaming method (one that yields: ``kitcore.stream``) returns an async iterator
+instead of a coroutine: ``async for item in remote.watch(...)``. The chain opens the
+stream, so retries, balancing and per-attempt timeouts apply up to the first item; the
+deadline (``timeout``, or the caller's earlier one) covers the whole stream. Streams
+are never hedged.
+
 ``connect()`` is typed as returning the service class itself, so a type checker sees
 each method's parameters and result; ``kitcore.close(remote)`` and
 ``async with kitcore.closing(connect(...)) as remote`` close it, typed as well.
@@ -30,6 +36,7 @@ import msgspec
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.plugins import BackendNotFound, Plugins, plugins, scheme
 from kitcore.service import Method, ServiceSpec, describe
+from kitcore.stream import StreamCall
 
 if TYPE_CHECKING:
     from kitcore.lb import AttemptTimeout, Balancer, EndpointSource, RetryBudget
@@ -51,8 +58,11 @@ def method_name(call: Call) -> str:
 
 
 def is_idempotent(call: Call) -> bool:
-    """True for calls of methods marked ``@method(idempotent=True)``: they may be hedged."""
-    return call.method.idempotent
+    """True for calls of methods marked ``@method(idempotent=True)``: they may be hedged.
+
+    Streams are not: a losing backup would hold a second stream open.
+    """
+    return call.method.idempotent and not call.method.streaming
 
 
 class Client(Generic[S]):
@@ -70,6 +80,14 @@ class Client(Generic[S]):
 
         endpoint = self._endpoint
         make = m.request
+        if m.streaming:
+
+            def stream(*args: Any, **kwargs: Any) -> StreamCall[Any]:
+                return StreamCall(endpoint, Call(m, make(*args, **kwargs)), _public)
+
+            stream.__name__ = m.attr
+            stream.__doc__ = m.description
+            return stream
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -95,6 +113,13 @@ class Client(Generic[S]):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _public(error: BaseException) -> BaseException | None:
+    """What a stream's caller sees of a failed opening: as ``Client._bind``'s calls do."""
+    from kitcore.lb import RetryError
+
+    return error.public() if isinstance(error, RetryError) else None
 
 
 async def close(remote: object) -> None:
@@ -202,7 +227,7 @@ def connect(
     elif outliers is not False:
         source = outliers(source)
     chosen: Balancer = (balancer or PeakEwma)(source)
-    if hedge and any(m.idempotent for m in spec.methods.values()):
+    if hedge and any(m.idempotent and not m.streaming for m in spec.methods.values()):
         chosen = Hedge(chosen, extra_load=hedge, allowed=is_idempotent, key=method_name)
     budget = RetryBudget() if retry_budget is True else retry_budget or None
     per_attempt = (

@@ -46,7 +46,11 @@ def describe_spec(spec: ServiceSpec) -> dict[str, Any]:
             "params": {
                 f.name: {"type": _type_name(f.type), "required": f.required} for f in fields
             },
-            "returns": _type_name(m.response_type),
+            "returns": (
+                f"AsyncIterator[{_type_name(m.response_type)}]"
+                if m.streaming
+                else _type_name(m.response_type)
+            ),
             "options": dict(m.options),
             "description": m.description,
         }
@@ -99,6 +103,8 @@ def call_command(
 ) -> None:
     """Call METHOD of the service at TARGET with ARGUMENTS (a JSON object); print the result.
 
+    A streaming METHOD prints each item as a line of JSON as it arrives.
+
     TARGET is a transport URL (http://host:port) or a discovery URL (etcd://...,
     static://h1:p1,h2:p2 with --transport). A typed error is printed as its JSON wire
     form on stderr, and the exit status is 1.
@@ -120,7 +126,13 @@ def call_command(
     async def run() -> Any:
         client: Any
         async with connect(cls, target, transport=transport, timeout=timeout) as client:
-            return await getattr(client, chosen.attr)(**msgspec.structs.asdict(request))
+            call = getattr(client, chosen.attr)(**msgspec.structs.asdict(request))
+            if not chosen.streaming:
+                return await call
+            async with call as items:  # a stream: one JSON line per item, as they come
+                async for item in items:
+                    click.echo(msgspec.json.encode(item).decode())
+            return _STREAMED
 
     try:
         result = asyncio.run(run())
@@ -130,4 +142,8 @@ def call_command(
     except (ValueError, BackendNotFound) as exc:  # a bad TARGET: no such scheme or backend
         click.echo(json.dumps(InvalidArgument(str(exc)).to_wire()), err=True)
         sys.exit(1)
-    click.echo(msgspec.json.encode(result).decode())
+    if result is not _STREAMED:
+        click.echo(msgspec.json.encode(result).decode())
+
+
+_STREAMED = object()

@@ -5,6 +5,10 @@ Here the request type is derived from each method's signature as a msgspec Struc
 (defaults and optional parameters honoured), so every transport can decode, validate and
 route a call from the method alone. The explicit Go kit style (your own request type and
 your own decode/encode functions around a plain Endpoint) stays available.
+
+A method that yields (``async def watch(...) -> AsyncIterator[T]``) is a server-streaming
+method: ``Method.streaming`` is True, ``response_type`` is T (each item's type), and its
+endpoint returns a ``kitcore.stream.Stream`` once the first item is ready (see there).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from msgspec.structs import asdict, astuple
 
 from kitcore.codec import convert
 from kitcore.endpoint import Endpoint
+from kitcore.stream import item_type, opened
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +53,11 @@ def method(
 
 @dataclass(frozen=True)
 class Method:
-    """One service method: its name, request Struct type, response type and options."""
+    """One service method: its name, request Struct type, response type and options.
+
+    ``streaming``: the method yields its results (server streaming); ``response_type``
+    is then the type of each item.
+    """
 
     name: str
     attr: str
@@ -57,6 +66,7 @@ class Method:
     description: str
     options: Mapping[str, Any] = field(default_factory=dict)
     positional: bool = True
+    streaming: bool = False
 
     @property
     def idempotent(self) -> bool:
@@ -108,7 +118,7 @@ def _derive(cls: type) -> ServiceSpec:
             if attr.startswith("_") or attr in seen:
                 continue
             seen.add(attr)
-            if not inspect.iscoroutinefunction(func):
+            if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
                 continue
             m = _method(cls, attr, func)
             if m.name in methods:
@@ -136,6 +146,14 @@ def _method(cls: type, attr: str, func: Callable[..., Any]) -> Method:
             fields.append((p.name, annotation))
         else:
             fields.append((p.name, annotation, p.default))
+    streaming, response_type = item_type(hints.get("return", Any))
+    if inspect.isasyncgenfunction(func) and not streaming:
+        if "return" in hints:
+            raise TypeError(
+                f"{cls.__name__}.{attr} yields: annotate it -> AsyncIterator[T], "
+                f"not {hints['return']!r}"
+            )
+        streaming = True
     request_type = msgspec.defstruct(
         f"{cls.__name__}.{attr}.Request",
         fields,
@@ -146,10 +164,11 @@ def _method(cls: type, attr: str, func: Callable[..., Any]) -> Method:
         name=name,
         attr=attr,
         request_type=request_type,
-        response_type=hints.get("return", Any),
+        response_type=response_type,
         description=inspect.getdoc(func) or "",
         options=MappingProxyType(options),
         positional=positional,
+        streaming=streaming,
     )
 
 
@@ -157,11 +176,19 @@ def endpoint(service: object, name: str) -> Endpoint:
     """Return the Endpoint calling ``service``'s method ``name`` with its request Struct.
 
     The endpoint also accepts a mapping, converted (and validated) into the request type.
+    A streaming method's endpoint returns its ``Stream`` once the first item is ready.
     """
     m = describe(service).methods[name]
     bound = getattr(service, m.attr)
     request_type = m.request_type
-    if m.positional:
+    if m.streaming:
+
+        async def call(request: Any) -> Any:
+            if type(request) is not request_type:
+                request = convert(request, request_type)
+            return await opened(bound(**asdict(request)))
+
+    elif m.positional:
         # astuple + positional call is about 3x cheaper than building a kwargs dict.
         async def call(request: Any) -> Any:
             if type(request) is not request_type:

@@ -245,6 +245,8 @@ class Dispatcher:
         self.specs.append(spec)
         plain = middleware is None and named_middleware is None
         for name, m in spec.methods.items():
+            if m.streaming:
+                continue  # one reply per request here: streams are served on HTTP and gRPC
             if name in self.routes:
                 raise ValueError(f"method {name!r} is served already")
             ep = _wrap(endpoint(service, name), name, middleware, named_middleware)

@@ -3,8 +3,9 @@
 The counterpart of kit-http's App: ``add_service(server, service)`` derives the service's
 protobuf schema (``kit_grpc.schema``) and registers one handler per method under
 ``<package>.<ServiceClass>``, so a service class served by kit-http is served over gRPC
-unchanged. ``middleware`` wraps every method's endpoint and ``named_middleware(name)``
-each one by its method's name (the Python name, as kit-http's App passes it), inside
+unchanged (a method that yields is a server-streaming RPC: ``kit_grpc.streaming``).
+``middleware`` wraps every method's endpoint and ``named_middleware(name)`` each one by
+its method's name (the Python name, as kit-http's App passes it), inside
 ``middleware``; the other keywords are ``kit_grpc.options.ServerOptions``.
 """
 
@@ -18,6 +19,7 @@ import grpc  # type: ignore[import-untyped]
 from kit_grpc.handler import Handler, register
 from kit_grpc.options import ServerOptions
 from kit_grpc.schema import DEFAULT_PACKAGE, Schema, schema
+from kit_grpc.streaming import StreamHandler
 from kitcore.endpoint import Middleware
 from kitcore.service import endpoint
 
@@ -40,9 +42,8 @@ def handlers(
             ep = named_middleware(name)(ep)
         if middleware is not None:
             ep = middleware(ep)
-        out[m.name] = Handler(
-            ep, m.decode_request, m.encode_response, server_options, name=m.path
-        )
+        kind = StreamHandler if m.method.streaming else Handler
+        out[m.name] = kind(ep, m.decode_request, m.encode_response, server_options, name=m.path)
     return found, out
 
 

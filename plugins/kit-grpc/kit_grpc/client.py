@@ -7,7 +7,8 @@ reply type, and options ``before(metadata)`` (edit the outgoing metadata list),
 ``ServiceClient`` is what ``kitcore.connect`` builds per instance of a typed service; its
 ``metadata`` is sent with every call and its ``before`` functions edit each call's
 (``kitcore.connect(Service, "grpc://...", before=...)`` passes them through), e.g. to
-inject the trace context.
+inject the trace context. A streaming method's call returns its ``kitcore.stream.Stream``
+(``kit_grpc.streaming``).
 
 Both send the caller's remaining ``kitcore.context`` time as the gRPC deadline (capped by
 ``timeout``); a call whose deadline has passed is not sent. Cancelling the caller cancels
@@ -30,6 +31,7 @@ from google.protobuf.message import Message  # type: ignore[import-untyped]
 from kit_grpc.errors import from_rpc_error
 from kit_grpc.options import Metadata
 from kit_grpc.schema import DEFAULT_PACKAGE, MethodSchema, schema
+from kit_grpc.streaming import open_stream
 from kitcore import context
 from kitcore.errors import DeadlineExceeded
 from kitcore.service import ServiceSpec
@@ -92,6 +94,10 @@ class Channel:
     def unary(self, path: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
         """A bytes-in, bytes-out callable for the method ``path``."""
         return self.get().unary_unary(path, _registered_method=True)
+
+    def stream(self, path: str) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
+        """A bytes-in, stream-of-bytes-out callable for the server-streaming method ``path``."""
+        return self.get().unary_stream(path, _registered_method=True)
 
     async def close(self) -> None:
         """Close the channel (only one this object opened)."""
@@ -208,7 +214,8 @@ class ServiceClient:
     def _method(self, name: str) -> tuple[MethodSchema, Any]:
         # The channel's callables are made on first use, inside the running loop.
         for n, m in self._schema.methods.items():
-            self._calls[n] = (m, self._channel.unary(m.path))
+            opener = self._channel.stream if m.method.streaming else self._channel.unary
+            self._calls[n] = (m, opener(m.path))
         return self._calls[name]
 
     async def __call__(self, call: Any) -> Any:
@@ -221,6 +228,8 @@ class ServiceClient:
             for before in self._before:
                 before(edited)
             metadata = edited or None
+        if m.method.streaming:
+            return await open_stream(unary, m, data, timeout=timeout, metadata=metadata)
         try:
             reply = await unary(data, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:

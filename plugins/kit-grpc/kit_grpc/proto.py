@@ -2,7 +2,7 @@
 
 Prints exactly the FileDescriptorProto the server serves (and reflection reports):
 messages with their nested wrappers and map entries, proto3 ``optional`` fields, enums
-and the service. ``kit proto module:attr`` prints it.
+and the service (a streaming method ``returns (stream ...)``). ``kit proto module:attr`` prints it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def render(file: descriptor_pb2.FileDescriptorProto) -> str:
         for m in service.method:
             lines.append(
                 f"  rpc {m.name}({_relative(m.input_type, file.package)}) "
-                f"returns ({_relative(m.output_type, file.package)});"
+                f"returns ({'stream ' if m.server_streaming else ''}"
+                f"{_relative(m.output_type, file.package)});"
             )
         lines.append("}")
     return "\n".join(lines) + "\n"

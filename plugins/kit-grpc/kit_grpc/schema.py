@@ -2,8 +2,10 @@
 
 Each method ``name(a: A, b: B) -> R`` becomes ``rpc Name(NameRequest) returns
 (NameResponse)``: the request message has one field per parameter, in order, and the
-response message one field ``result`` (none when the method returns None). Types map as
-proto3 does them:
+response message one field ``result`` (none when the method returns None). A method that
+yields (``-> AsyncIterator[T]``) is ``rpc Name(NameRequest) returns (stream
+NameResponse)``, each response carrying one item in ``result``. Types map as proto3 does
+them:
 
 - ``int`` -> int64, ``float`` -> double, ``str`` -> string, ``bytes`` -> bytes,
   ``bool`` -> bool; a msgspec Struct -> a message of its fields; an Enum -> an enum whose
@@ -510,7 +512,10 @@ def build(spec: ServiceSpec, package: str = DEFAULT_PACKAGE) -> Schema:
             # The result's own converter: the response message's single field.
             result = _result_field(builder, response[0])
         service.method.add(
-            name=name, input_type="." + request[0], output_type="." + response[0]
+            name=name,
+            input_type="." + request[0],
+            output_type="." + response[0],
+            server_streaming=m.streaming,
         )
         parts.append((m, request, response, result))
     pool = descriptor_pool.DescriptorPool()

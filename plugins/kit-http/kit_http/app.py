@@ -122,7 +122,8 @@ class App:
         for name, m in spec.methods.items():
             ep = wrap(endpoint(service, name), name, middleware, named_middleware)
             binding = Binding(m, prefix)
-            method = getattr(service, m.attr) if plain and m.positional else None
+            direct = plain and m.positional and not m.streaming
+            method = getattr(service, m.attr) if direct else None
             handler = Handler(ep, merged, self._watch, binding=binding, method=method)
             self.router.add(binding.route, handler)
             self.bindings.append(binding)

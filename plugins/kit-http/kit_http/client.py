@@ -24,6 +24,7 @@ import msgspec
 from kit_http.binding import Binding
 from kit_http.errors import ReplyTooLarge
 from kit_http.handler import TIMEOUT_HEADER
+from kit_http.ndjson import CONTENT_TYPE, LineReader, line_type
 from kit_http.options import MIB
 from kitcore import context
 from kitcore.errors import (
@@ -36,6 +37,7 @@ from kitcore.errors import (
 )
 from kitcore.errors import from_wire as error_from_wire
 from kitcore.service import ServiceSpec
+from kitcore.stream import Stream
 
 KEEPALIVE = 4.0
 """Seconds an idle pooled connection is kept: under uvicorn's 5 s, so the server never
@@ -306,7 +308,9 @@ class ServiceClient:
 
     Each method goes to its route (``POST /<name>`` or its declared REST route) and its
     JSON reply is decoded into the method's return type; one over ``max_reply`` bytes
-    (1 MiB; None for any size) raises ReplyTooLarge.
+    (1 MiB; None for any size) raises ReplyTooLarge. A streaming method's call returns
+    its ``kitcore.stream.Stream`` once the first item arrived (``kit_http.ndjson``); the
+    limit then applies to each line.
     """
 
     def __init__(
@@ -327,6 +331,11 @@ class ServiceClient:
         )
         self._base = self._transport.base
         self._bindings = {name: Binding(m, prefix) for name, m in spec.methods.items()}
+        self._lines = {
+            name: msgspec.json.Decoder(line_type(m.response_type, f"{spec.name}.{name}.Line"))
+            for name, m in spec.methods.items()
+            if m.streaming
+        }
         self._timeout = timeout
 
     async def __call__(self, call: Any) -> Any:
@@ -335,6 +344,10 @@ class ServiceClient:
         headers = dict(_JSON) if body is not None else {}
         left, capped = deadline_headers(headers, self._timeout)
         url = self._base + target
+        if binding.method.streaming:
+            opening = self._open_stream(binding, url, headers, body, left)
+            with context.timeout(left):
+                return await context.enforce(opening)
         send = self._transport.send(binding.route.method, url, headers, body)
         reply = await bounded(send, left, capped)
         if not 200 <= reply.status < 300:
@@ -343,6 +356,46 @@ class ServiceClient:
             return binding.response_decoder.decode(reply.body)
         except msgspec.MsgspecError as exc:
             raise Internal(f"bad response from {url}: {exc}") from exc
+
+    async def _open_stream(
+        self,
+        binding: Binding,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        left: float | None,
+    ) -> Stream[Any]:
+        """Send a streaming call; its Stream once the first item arrived (see kit_http.ndjson)."""
+        deadline = None if left is None else time.monotonic() + left
+        method = binding.route.method
+        headers["Accept"] = CONTENT_TYPE
+        what = f"{method} {url}"
+        transport = self._transport
+        try:
+            response = await transport.session().request(method, url, data=body, headers=headers)
+        except aiohttp.ClientError as exc:
+            raise Unavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        try:
+            if not 200 <= response.status < 300:
+                limit = transport.max_reply
+                read = response.read() if limit is None else _read_within(response, limit, what)
+                data = await read
+                raise error_from_reply(Reply(response.status, response.headers, data))
+            lines = LineReader(
+                response,
+                self._lines[binding.method.name],
+                deadline=deadline,
+                max_line=transport.max_reply,
+                what=what,
+            )
+            try:
+                first = await lines.read()
+            except StopAsyncIteration:
+                return Stream.empty()
+        except BaseException:
+            response.close()
+            raise
+        return Stream(lines.read, first, cancel=lines.cancel)
 
     async def close(self) -> None:
         """Close the pooled connections."""

@@ -30,6 +30,7 @@ from kit_http.body import (
 from kit_http.errors import UnsupportedMediaType
 from kit_http.message import Request, Response
 from kit_http.options import ServerOptions, default_error_encoder
+from kit_http.streaming import serve_stream
 from kitcore import context
 from kitcore.asgi import Receive, Scope, Send
 from kitcore.codec import DECODE_ERRORS, decode_failure
@@ -89,6 +90,8 @@ class Handler:
         self.decode_is_async = decode is not None and inspect.iscoroutinefunction(decode)
         # The fast path: the whole body is the request, decoded by one msgspec call.
         self.decode_bytes: Callable[[bytes], Any] | None = None
+        # A method that yields answers newline-delimited JSON (kit_http.streaming).
+        self.streaming = binding is not None and binding.method.streaming
         if binding is not None and binding.direct:
             self.decode_bytes = binding.request_decoder.decode
             self.binding = None
@@ -108,7 +111,7 @@ class Handler:
         self.needs_request = options.needs_request or decode is not None
         # granian's RSGI interface serves this route directly (no ASGI adapter); a decode
         # function gets its Request built there.
-        self.rsgi_fast = not options.needs_request
+        self.rsgi_fast = not options.needs_request and not self.streaming
         self.serve: Callable[[Scope, Receive, Send, Mapping[str, str] | None], Awaitable[int]]
         self.serve = self._serve_final if (self.finalizer or self.before) else self._serve
 
@@ -215,6 +218,9 @@ class Handler:
                         decoded = await decoded
             except DECODE_ERRORS as exc:
                 raise decode_failure(exc) from None
+            if self.streaming:
+                request = request or Request(scope, params)
+                return await serve_stream(self, decoded, timeout_header, receive, send, request)
             if timeout_header is None and self.timeout is None:
                 if self.method is not None:
                     result = await self.method(*astuple(decoded))
@@ -255,6 +261,11 @@ class Handler:
 
     async def call_bounded(self, decoded: Any, timeout_header: bytes | None) -> Any:
         """Call the endpoint within the caller's deadline, capped by the server's timeout."""
+        with context.timeout(self.seconds(timeout_header)):
+            return await context.enforce(self.endpoint(decoded))
+
+    def seconds(self, timeout_header: bytes | None) -> float | None:
+        """The time a call may take: the caller's ``Kit-Timeout``, capped by ``timeout``."""
         seconds = self.timeout
         if timeout_header is not None:
             # Plain ASCII digits only: int() would also take "+5", "1_000", " 7 ", and
@@ -267,8 +278,7 @@ class Handler:
                 )
             caller = int(timeout_header) / 1000
             seconds = caller if seconds is None else min(caller, seconds)
-        with context.timeout(seconds):
-            return await context.enforce(self.endpoint(decoded))
+        return seconds
 
     async def fail(self, request: Request, error: BaseException, send: Send) -> int:
         """Report ``error`` to the error handler and send what the error encoder makes of it."""

@@ -2,7 +2,8 @@
 
 The request and response types of a typed service are already msgspec types, so the
 document is their JSON Schema (msgspec's), laid on the routes the App serves: path and
-query parameters, the JSON body, the reply, and kit's error body for every other
+query parameters, the JSON body, the reply (a streaming method's as
+``application/x-ndjson``, each line described), and kit's error body for every other
 status. ``add_openapi(app)`` serves it at ``/openapi.json`` and Swagger UI at ``/docs``,
 from a bundle vendored from npm's swagger-ui-dist (``scripts/vendor-swagger-ui.sh``), so
 the page works with no CDN and no network.
@@ -19,6 +20,7 @@ import msgspec
 from kit_http.app import App
 from kit_http.binding import Binding
 from kit_http.message import Response
+from kit_http.ndjson import CONTENT_TYPE
 from kit_http.operational import serve_get
 from kit_http.routing import BODYLESS, RouteSpec
 
@@ -67,7 +69,9 @@ def document(app: App, *, title: str = "kit service", version: str = "0.1.0") ->
     paths: dict[str, dict[str, Any]] = {}
     for b in bindings:
         body, reply = next(by_type), next(by_type)
-        operation = _operation(b.method.name, b.method.description, reply)
+        if b.method.streaming:
+            reply = _line(reply)
+        operation = _operation(b.method.name, b.method.description, reply, b.method.streaming)
         fields = {f.name: f for f in msgspec.structs.fields(b.method.request_type)}
         operation["parameters"] = [
             {
@@ -105,14 +109,26 @@ def _field_types(b: Binding) -> list[Any]:
     return [fields[n].type for n in (*b.route.params, *b.query_fields)]
 
 
-def _operation(operation_id: str, summary: str, reply: dict[str, Any]) -> dict[str, Any]:
+def _line(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One line of the stream: an item, or the error that ended it.",
+        "properties": {"result": item, "error": {"$ref": _REF.format(name="Error")}},
+    }
+
+
+def _operation(
+    operation_id: str, summary: str, reply: dict[str, Any], streaming: bool = False
+) -> dict[str, Any]:
+    if streaming:
+        description = "The items, one JSON object a line (kit_http.ndjson)."
+        content = {CONTENT_TYPE: {"schema": reply}}
+    else:
+        description, content = "The result.", {"application/json": {"schema": reply}}
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "responses": {
-            "200": {
-                "description": "The result.",
-                "content": {"application/json": {"schema": reply}},
-            },
+            "200": {"description": description, "content": content},
             "default": {
                 "description": "An error (kitcore.errors), with its HTTP status.",
                 "content": {"application/json": {"schema": {"$ref": _REF.format(name="Error")}}},

@@ -178,11 +178,15 @@ class _Receive:
     """ASGI ``receive`` over an RSGI protocol: the body chunk by chunk."""
 
     def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
         self._chunks = protocol.__aiter__()
         self._done = False
 
     async def __call__(self) -> dict[str, Any]:
         if self._done:
+            # As ASGI servers do: after the body, receive waits for the client to leave
+            # (a streaming reply watches for it).
+            await self._protocol.client_disconnect()
             return {"type": "http.disconnect"}
         try:
             chunk = await self._chunks.__anext__()
@@ -198,12 +202,16 @@ class _Receive:
 
 
 class _Send:
-    """ASGI ``send`` over an RSGI protocol: the start message is held until the body."""
+    """ASGI ``send`` over an RSGI protocol: the start message is held until the body.
+
+    A body sent in parts (``more_body``) goes out as granian's response stream.
+    """
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
         self._status = 200
         self._headers: list[tuple[str, str]] = []
+        self._stream: Any = None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -214,7 +222,19 @@ class _Send:
                 if name.lower() != b"content-length"  # granian sets it
             ]
         elif message["type"] == "http.response.body":
-            self._protocol.response_bytes(self._status, self._headers, message.get("body", b""))
+            body = message.get("body", b"")
+            if self._stream is None and not message.get("more_body", False):
+                self._protocol.response_bytes(self._status, self._headers, body)
+                return
+            if self._stream is None:  # a streamed body (kit_http.streaming): chunk by chunk
+                self._stream = self._protocol.response_stream(self._status, self._headers)
+            if body:
+                try:
+                    await self._stream.send_bytes(body)
+                except Exception as exc:
+                    if not _closed(exc):
+                        raise
+                    # As uvicorn does, what is sent to a client that left is dropped.
 
 
 def init(app: App, loop: asyncio.AbstractEventLoop) -> None:

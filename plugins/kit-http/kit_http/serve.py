@@ -77,8 +77,11 @@ async def serve(
         raise ValueError(f"unknown server {server!r}: want one of {', '.join(SERVERS)}")
     check_listen(host, port)
     # RSGI gives the path percent-decoded: an App with path parameters (which may hold
-    # an encoded "/") is served through granian's ASGI interface instead.
-    if server == "granian" and isinstance(app, App) and not app.router.dynamic:
+    # an encoded "/") is served through granian's ASGI interface instead. So is one that
+    # streams: RSGI's send_bytes does not wait for the client (measured: it buffered a
+    # whole 128 MB stream a paused client had not read), ASGI's send does.
+    streams = isinstance(app, App) and any(b.method.streaming for b in app.bindings)
+    if server == "granian" and isinstance(app, App) and not app.router.dynamic and not streams:
         await _granian_rsgi(app, host, port, log_level, started, limits)
         return
     runner = {

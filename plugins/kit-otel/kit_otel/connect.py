@@ -58,8 +58,13 @@ def _traced(m: Method, endpoint: Endpoint) -> Callable[..., Any]:
 
 
 def trace_calls(client: C, service: type[Any], middleware: Middleware) -> C:
-    """Run every call of ``client`` (a ``connect(service, ...)``) through ``middleware``."""
+    """Run every call of ``client`` (a ``connect(service, ...)``) through ``middleware``.
+
+    Streaming methods are left as they are: a call span would end before their items.
+    """
     for m in describe(service).methods.values():
+        if m.streaming:
+            continue
         setattr(client, m.attr, _traced(m, middleware(_through(getattr(client, m.attr)))))
     return client
 

@@ -87,6 +87,8 @@ def procedures(
     if not spec.methods:
         raise TypeError(f"{type(target).__name__} has no public async methods to serve")
     for name, m in spec.methods.items():
+        if m.streaming:
+            continue  # JSON-RPC has one reply per call: streams are served on HTTP and gRPC
         ep = wrap(endpoint(target, name), name, middleware, named_middleware)
         found[name] = EndpointCodec(ep, params_decoder(m), encode_json)
     return found
