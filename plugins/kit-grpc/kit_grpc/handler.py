@@ -21,7 +21,7 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 
 from kit_grpc.errors import status_code, trailer, wire_error
-from kit_grpc.options import Outgoing, ServerOptions
+from kit_grpc.options import Metadata, Outgoing, ServerOptions
 from kitcore import context
 from kitcore.endpoint import Endpoint
 from kitcore.errors import KitError
@@ -66,26 +66,62 @@ class Handler:
         await self._abort(ctx, error)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
+    def _seconds(self, left: float | None) -> float | None:
+        """The call's time: what the caller's deadline leaves, capped by ``timeout``."""
+        if left is None:
+            return self.timeout
+        return left if self.timeout is None else min(left, self.timeout)
+
+    def _bound_values(self, metadata: Metadata) -> dict[str, Any]:
+        """What the ``before`` options read off the incoming metadata, to bind in the context."""
+        values: dict[str, Any] = {}
+        for before in self.options.before:
+            found = before(metadata)
+            if found:
+                values.update(found)
+        return values
+
+    async def _send_header(self, ctx: grpc.aio.ServicerContext[Any, Any]) -> Outgoing | None:
+        """Run the ``after`` options and send the header they set; their trailer is kept."""
+        if not self.options.after:
+            return None
+        outgoing = Outgoing()
+        for after in self.options.after:
+            after(outgoing)
+        if outgoing.header:
+            await ctx.send_initial_metadata(outgoing.header)
+        return outgoing
+
+    def _finalize(
+        self,
+        metadata: Metadata,
+        code: grpc.StatusCode,
+        seconds: float,
+        ctx: grpc.aio.ServicerContext[Any, Any],
+    ) -> None:
+        if code is grpc.StatusCode.CANCELLED:
+            left = ctx.time_remaining()
+            if left is not None and left <= 0:
+                # grpc cancels the handler when the deadline passes and answers
+                # DEADLINE_EXCEEDED itself, sometimes before kit's own timer fires.
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+        for finalizer in self.options.finalizer:
+            try:
+                finalizer(metadata, code, seconds)
+            except Exception:
+                _log.exception("kit-grpc finalizer failed for %s", self.name)
+
     async def _bounded(self, request: Any, left: float | None) -> Any:
-        seconds = self.timeout
-        if left is not None:
-            seconds = left if seconds is None else min(left, seconds)
-        with context.timeout(seconds):
+        with context.timeout(self._seconds(left)):
             return await context.enforce(self.endpoint(request))
 
     async def _serve_options(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        options = self.options
         metadata = tuple(ctx.invocation_metadata() or ())
         start = time.perf_counter()
         code = grpc.StatusCode.CANCELLED  # no answer was sent: the caller went away
         try:
             try:
-                values: dict[str, Any] = {}
-                for before in options.before:
-                    found = before(metadata)
-                    if found:
-                        values.update(found)
-                with context.bind(**values):
+                with context.bind(**self._bound_values(metadata)):
                     reply = await self._serve_inner(data, ctx)
                 code = grpc.StatusCode.OK
                 return reply
@@ -96,30 +132,14 @@ class Handler:
             await self._abort(ctx, error)
             raise AssertionError("unreachable: abort raises")  # pragma: no cover
         finally:
-            seconds = time.perf_counter() - start
-            if code is grpc.StatusCode.CANCELLED:
-                left = ctx.time_remaining()
-                if left is not None and left <= 0:
-                    # grpc cancels the handler when the deadline passes and answers
-                    # DEADLINE_EXCEEDED itself, sometimes before kit's own timer fires.
-                    code = grpc.StatusCode.DEADLINE_EXCEEDED
-            for finalizer in options.finalizer:
-                try:
-                    finalizer(metadata, code, seconds)
-                except Exception:
-                    _log.exception("kit-grpc finalizer failed for %s", self.name)
+            self._finalize(metadata, code, time.perf_counter() - start, ctx)
 
     async def _serve_inner(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         request = self.decode(data)
         reply = self.encode(await self._bounded(request, ctx.time_remaining()))
-        if self.options.after:
-            outgoing = Outgoing()
-            for after in self.options.after:
-                after(outgoing)
-            if outgoing.header:
-                await ctx.send_initial_metadata(outgoing.header)
-            if outgoing.trailer:
-                ctx.set_trailing_metadata(outgoing.trailer)
+        outgoing = await self._send_header(ctx)
+        if outgoing is not None and outgoing.trailer:
+            ctx.set_trailing_metadata(outgoing.trailer)
         return reply
 
     async def _abort(self, ctx: grpc.aio.ServicerContext[Any, Any], error: BaseException) -> None:

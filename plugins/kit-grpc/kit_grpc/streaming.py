@@ -23,8 +23,8 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 
 from kit_grpc.errors import from_rpc_error, status_code, wire_error
-from kit_grpc.handler import Handler, _log
-from kit_grpc.options import Metadata, Outgoing
+from kit_grpc.handler import Handler
+from kit_grpc.options import Metadata
 from kit_grpc.schema import MethodSchema
 from kitcore import context
 from kitcore.stream import Stream
@@ -48,12 +48,7 @@ class StreamHandler(Handler):
         code = grpc.StatusCode.CANCELLED  # until the stream ends: the caller went away
         try:
             try:
-                values: dict[str, Any] = {}
-                for before in options.before:
-                    found = before(metadata)
-                    if found:
-                        values.update(found)
-                with context.bind(**values):
+                with context.bind(**self._bound_values(metadata)):
                     await self._bounded_stream(data, ctx)
                 code = grpc.StatusCode.OK
                 return
@@ -66,24 +61,14 @@ class StreamHandler(Handler):
                 self._finalize(metadata, code, time.perf_counter() - start, ctx)
 
     async def _bounded_stream(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> None:
-        seconds = self.timeout
-        left = ctx.time_remaining()
-        if left is not None:
-            seconds = left if seconds is None else min(left, seconds)
         # One deadline for the whole stream, not one per item.
-        with context.timeout(seconds):
+        with context.timeout(self._seconds(ctx.time_remaining())):
             await context.enforce(self._pump(data, ctx))
 
     async def _pump(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> None:
         stream = await self.endpoint(self.decode(data))
         try:
-            outgoing = None
-            if self.options.after:
-                outgoing = Outgoing()
-                for after in self.options.after:
-                    after(outgoing)
-                if outgoing.header:
-                    await ctx.send_initial_metadata(outgoing.header)
+            outgoing = await self._send_header(ctx)
             encode, write = self.encode, ctx.write
             async for item in stream:
                 await write(encode(item))
@@ -93,23 +78,6 @@ class StreamHandler(Handler):
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-    def _finalize(
-        self,
-        metadata: Metadata,
-        code: grpc.StatusCode,
-        seconds: float,
-        ctx: grpc.aio.ServicerContext[Any, Any],
-    ) -> None:
-        if code is grpc.StatusCode.CANCELLED:
-            left = ctx.time_remaining()
-            if left is not None and left <= 0:
-                code = grpc.StatusCode.DEADLINE_EXCEEDED  # grpc cancelled us at the deadline
-        for finalizer in self.options.finalizer:
-            try:
-                finalizer(metadata, code, seconds)
-            except Exception:
-                _log.exception("kit-grpc finalizer failed for %s", self.name)
 
 
 async def open_stream(
