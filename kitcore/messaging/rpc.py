@@ -312,6 +312,10 @@ class Dispatcher:
             request = route.decode(message.body or b"{}")
         except DECODE_ERRORS as exc:
             raise decode_failure(exc) from None
+        except KitError:
+            raise
+        except Exception as exc:  # an explicit decoder's own refusal: bad input all the same
+            raise InvalidArgument(f"request did not decode: {type(exc).__name__}: {exc}") from None
         if values:
             with context.bind(**values):
                 result = await self._bounded(route, request, instant)
