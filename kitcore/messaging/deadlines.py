@@ -84,11 +84,12 @@ def deadline_headers(left: float) -> dict[str, str]:
 
 
 class _Call:
-    __slots__ = ("expired", "instant", "task")
+    __slots__ = ("expired", "instant", "task", "task_of")
 
     def __init__(self, instant: float, task: asyncio.Task[Any]) -> None:
         self.instant = instant
-        self.task: asyncio.Task[Any] | None = task
+        self.task: asyncio.Task[Any] | None = task  # None once finished
+        self.task_of = task
         self.expired = False
 
     def __lt__(self, other: _Call) -> bool:
@@ -119,22 +120,36 @@ class Deadlines:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()
             raise DeadlineExceeded("deadline exceeded before the call started")
-        task = asyncio.current_task()
-        if task is None:  # not in a task: nothing to cancel
-            return await awaitable
-        call = self._add(instant, task)
+        call = self.enter(instant)
+        cancelled = False
         try:
             return await awaitable
         except asyncio.CancelledError:
-            if call.expired:
-                call.expired = False
-                if _uncancel(task) == 0:  # no one else cancelled it too (a server stopping)
-                    raise DeadlineExceeded("deadline exceeded") from None
+            cancelled = True
             raise
         finally:
-            self._finish(call)
-            if call.expired:  # cancelled, but the handler swallowed it
-                _uncancel(task)
+            self.exit(call, cancelled)
+
+    def enter(self, instant: float) -> _Call | None:
+        """Bound the current task by ``instant``; pass the result to ``exit`` afterwards.
+
+        ``run``'s two halves, for a caller that saves the coroutine frame: ``exit`` goes
+        in a ``finally``, told whether a CancelledError is on its way out.
+        """
+        task = asyncio.current_task()
+        return None if task is None else self._add(instant, task)
+
+    def exit(self, call: _Call | None, cancelled: bool = False) -> None:
+        """End ``enter``'s bound; on a cancellation that was the deadline's, DeadlineExceeded."""
+        if call is None:
+            return
+        self._finish(call)
+        if call.expired:
+            call.expired = False
+            task = call.task_of
+            # Withdraw the deadline's cancel; another one (a server stopping) still stands.
+            if _uncancel(task) == 0 and cancelled:
+                raise DeadlineExceeded("deadline exceeded") from None
 
     def _add(self, instant: float, task: asyncio.Task[Any]) -> _Call:
         loop = asyncio.get_running_loop()

@@ -316,25 +316,34 @@ class Dispatcher:
             raise
         except Exception as exc:  # an explicit decoder's own refusal: bad input all the same
             raise InvalidArgument(f"request did not decode: {type(exc).__name__}: {exc}") from None
+        outer = context.deadline()
+        if outer is not None and (instant is None or outer < instant):
+            instant = outer
         if values:
             with context.bind(**values):
-                result = await self._bounded(route, request, instant)
+                result = await self._call(route, request, instant)
         else:
-            result = await self._bounded(route, request, instant)
+            result = await self._call(route, request, instant)
         reply = Reply(route.encode(result))
         for after in options.after:
             after(message, reply)
         return reply
 
-    async def _bounded(self, route: Route, request: Any, instant: float | None) -> Any:
-        outer = context.deadline()
-        if outer is not None and (instant is None or outer < instant):
-            instant = outer
+    async def _call(self, route: Route, request: Any, instant: float | None) -> Any:
         if instant is None:
             return await route.call(request)
-        # The handler sees the deadline (context.remaining()) and passes it on.
-        with context.timeout(instant - time.monotonic()):
-            return await self.deadlines.run(route.call(request), instant)
+        # Deadlines.run's halves inline: one coroutine frame fewer on every call.
+        call = self.deadlines.enter(instant)
+        cancelled = False
+        try:
+            # The handler sees the deadline (context.remaining()) and passes it on.
+            with context.timeout(instant - time.monotonic()):
+                return await route.call(request)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            self.deadlines.exit(call, cancelled)
 
     def fail(self, message: Message, error: BaseException) -> Reply:
         """Report ``error`` to the error handler; return what the error encoder makes of it."""
