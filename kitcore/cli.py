@@ -103,9 +103,20 @@ def new_plugin_command(name: str, kind: str, directory: Path) -> None:
 def asyncapi_command(target: str, servers: tuple[str, ...]) -> None:
     """Print the AsyncAPI document of TARGET's event handlers (module:attr, a service)."""
     from kitcore.messaging.asyncapi import document
+    from kitcore.messaging.events import event_subjects
 
     obj = load_target(target)
-    named = dict(s.partition("=")[::2] for s in servers)
+    named: dict[str, str] = {}
+    for server in servers:
+        name, _, url = server.partition("=")
+        if not name or not url:
+            raise click.BadParameter(f"want NAME=URL, got {server!r}", param_hint="--server")
+        named[name] = url
+    if not event_subjects(obj):
+        raise click.BadParameter(
+            f"{target} has no event handlers: mark methods @method(event='subject')",
+            param_hint="TARGET",
+        )
     click.echo(json.dumps(document(obj, named), indent=2))
 
 

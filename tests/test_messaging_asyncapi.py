@@ -40,3 +40,14 @@ def test_kit_asyncapi_command() -> None:
 def test_kit_asyncapi_bad_target() -> None:
     result = CliRunner().invoke(make_cli(), ["asyncapi", "no_such_module_x:Thing"])
     assert result.exit_code == 2 and "No module named" in result.output
+
+
+def test_kit_asyncapi_refuses_what_it_cannot_document() -> None:
+    no_events = CliRunner().invoke(
+        make_cli(), ["asyncapi", "kitcore.testing.messaging:EchoService"]
+    )
+    assert no_events.exit_code == 2 and "no event handlers" in no_events.output
+    bad_server = CliRunner().invoke(
+        make_cli(), ["asyncapi", "kitcore.testing.messaging:Orders", "--server", "rabbit"]
+    )
+    assert bad_server.exit_code == 2 and "NAME=URL" in bad_server.output

@@ -24,7 +24,7 @@ class Event(msgspec.Struct):
 
 @pytest.fixture(params=["memory", "redis"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStore]:
-    """Each store; the Redis one on the local Redis, its keys under a unique prefix."""
+    """Each store; the Redis one on ``redis_url``'s Redis, its keys under a unique prefix."""
     if request.param == "memory":
         yield MemoryStore()
         return
@@ -32,12 +32,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStor
         import redis.asyncio as redis
     except ImportError:
         unavailable("redis-py is not installed")
-    client = redis.Redis(host="127.0.0.1", port=6379)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        unavailable(f"no Redis on 127.0.0.1:6379: {exc}")
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     prefix = f"kit:test:{uuid.uuid4().hex}:"
     try:
         yield RedisStore(client, prefix=prefix, ttl=60)
@@ -123,3 +118,32 @@ def test_from_url() -> None:
     assert isinstance(from_url("memory"), MemoryStore)
     with pytest.raises(ValueError, match="unknown idempotency store"):
         from_url("mongo://x")
+
+
+async def test_an_explicit_decoder_refusing_is_dead_at_once() -> None:
+    def strict(body: bytes) -> Any:
+        raise ValueError("not for me")
+
+    calls: list[Any] = []
+
+    async def handle(event: Any) -> None:
+        calls.append(event)
+
+    outcome = await EventHandler("t", handle, strict).process(Delivery("1", "s", b"{}"))
+    assert outcome.action == "dead" and outcome.stage == "decode" and calls == []
+    assert "not for me" in str(outcome.error)
+
+
+async def test_a_store_that_is_down_puts_the_event_off() -> None:
+    import redis.asyncio as redis
+
+    from kitcore.testing.services import free_port
+
+    client = redis.Redis(port=free_port(), socket_connect_timeout=1)  # nothing listens
+    calls: list[Any] = []
+    handler = _handler(calls, idempotency=RedisStore(client))
+    try:
+        outcome = await handler.process(Delivery("z", "s", b'{"n": 1}'))
+    finally:
+        await client.aclose()
+    assert outcome.action == "retry" and outcome.stage == "store" and calls == []

@@ -39,11 +39,18 @@ async def _beside_nats(http: Any, service: StringService, url: str, logger: Logg
 
     started = lambda server, subject: logger.log(msg="NATS", addr=url)  # noqa: E731
     nats = asyncio.ensure_future(serve_nats(service, url, started=started, handle_signals=False))
+    web = asyncio.ensure_future(http)
     try:
-        await http
+        await asyncio.wait({web, nats}, return_when=asyncio.FIRST_COMPLETED)
+        if nats.done() and not web.done():
+            # NATS could not be served (no broker there): stop, saying why.
+            error = nats.exception()
+            raise click.ClickException(f"cannot serve over NATS at {url}: {error}")
+        await web
     finally:
-        nats.cancel()
-        await asyncio.gather(nats, return_exceptions=True)
+        for task in (nats, web):
+            task.cancel()
+        await asyncio.gather(nats, web, return_exceptions=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Struct is the event's JSON body), or any ``async def handle(event)`` with a deco
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from kitcore.messaging.idempotency import IdempotencyStore
 from kitcore.service import describe, endpoint
 
 MIB = 1024 * 1024
+
+_log = logging.getLogger("kitcore.messaging")
 
 Action = Literal["ack", "skip", "retry", "dead"]
 """What becomes of a delivery."""
@@ -56,7 +59,7 @@ class Outcome:
     delay: float = 0.0
     error: BaseException | None = None
     stage: str = ""
-    """Where it failed: ``decode``, ``handler`` or ``size``."""
+    """Where it failed: ``decode``, ``handler``, ``size``, ``busy`` or ``store``."""
 
 
 _key: ContextVar[str | None] = ContextVar("kit_idempotency_key", default=None)
@@ -128,11 +131,20 @@ class EventHandler:
             event = self.decode(delivery.body)
         except DECODE_ERRORS as exc:
             return Outcome("dead", error=decode_failure(exc), stage="decode")
+        except Exception as exc:  # an explicit decoder's own refusal: bad input all the same
+            error = InvalidArgument(f"event did not decode: {type(exc).__name__}: {exc}")
+            return Outcome("dead", error=error, stage="decode")
         store = self.idempotency
         if store is None:
             return await self._call(event, delivery)
         key = f"{self.name}:{delivery.id}"
-        claim = await store.begin(key, self.lease)
+        try:
+            claim = await store.begin(key, self.lease)
+        except Exception as exc:
+            # The store is down: nothing was done; try again later without spending
+            # one of the message's attempts (the store, not the message, is at fault).
+            _log.warning("idempotency store failed for %s: %s: %s", key, type(exc).__name__, exc)
+            return Outcome("retry", delay=self.backoff.delay(0), error=exc, stage="store")
         if claim == "done":
             return SKIP
         if claim == "busy":
@@ -144,10 +156,15 @@ class EventHandler:
             outcome = await self._call(event, delivery)
         finally:
             _key.reset(token)
-        if outcome.action == "ack":
-            await store.commit(key)
-        else:
-            await store.abort(key)
+        try:
+            if outcome.action == "ack":
+                await store.commit(key)
+            else:
+                await store.abort(key)
+        except Exception as exc:
+            # Acked anyway: the effect happened once. Unrecorded, a redelivery of this id
+            # would be handled again; an unfreed claim lapses with its lease.
+            _log.warning("idempotency store failed for %s: %s: %s", key, type(exc).__name__, exc)
         return outcome
 
     async def _call(self, event: Any, delivery: Delivery) -> Outcome:

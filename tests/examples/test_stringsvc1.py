@@ -63,3 +63,28 @@ async def test_served_over_nats_beside_http(example: Callable[..., Any]) -> None
     ):
         assert await r.text() == '{"v":3}'  # HTTP serves beside NATS
     assert svc.stop() == 0
+
+
+def test_no_nats_broker_stops_it_with_the_reason() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    from kitcore.testing.services import free_port
+
+    pytest.importorskip("kit_nats")
+
+    nowhere = f"nats://127.0.0.1:{free_port()}/stringsvc"
+    listen = f"127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.stringsvc1", "--listen", listen, "--nats", nowhere],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"Error: cannot serve over NATS at {nowhere}" in done.stderr
+    assert "Traceback" not in done.stderr

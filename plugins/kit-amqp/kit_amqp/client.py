@@ -7,9 +7,10 @@ call carries. ``ServiceClient`` is what ``kitcore.connect(Service,
 "amqp://guest:guest@host:5672/svc")`` builds: every method goes to queue ``svc`` with
 its name in ``Kit-Method``.
 
-The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and as the
-request's AMQP ``expiration`` (a request nobody took in time is dropped by the
-broker); an unbounded call waits at most ``DEFAULT_TIMEOUT``. A request to a queue that
+The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and
+``Kit-Deadline`` (the server enforces it too) and as the request's AMQP
+``expiration`` (a request nobody took in time is dropped by the broker); an unbounded
+call waits at most ``DEFAULT_TIMEOUT``. A request to a queue that
 does not exist comes back (``mandatory``, confirmed) and raises ``Unavailable``.
 """
 
@@ -181,6 +182,8 @@ class ServiceClient:
     """The client Endpoint for a typed service at ``queue``: takes a ``kitcore.Call``.
 
     Connects on first use (inside the running loop); ``close()`` closes the connection.
+    ``headers`` go with every request; ``before`` functions edit each request's headers
+    (``kitcore.connect(..., before=...)``: the hook a tracer injects its context with).
     """
 
     def __init__(
@@ -192,6 +195,7 @@ class ServiceClient:
         timeout: float | None = None,
         connection: AbstractConnection | None = None,
         headers: Mapping[str, str] | None = None,
+        before: ClientBefore | Sequence[ClientBefore] | None = None,
         **connect_options: Any,
     ) -> None:
         if not queue:
@@ -202,6 +206,7 @@ class ServiceClient:
         self._codec = ClientCodec(spec)
         self._timeout = timeout
         self._headers = dict(headers or {})
+        self._before = _tuple(before)
         self._connection = connection
         self._owned = connection is None
         self._connect_options = connect_options
@@ -226,6 +231,8 @@ class ServiceClient:
         headers, left = request_headers(name, self._timeout)
         if self._headers:
             headers.update(self._headers)
+        for edit in self._before:  # per call: where trace context is injected
+            edit(headers)
         rpc = self._rpc or await self._channel()
         reply = await rpc.call(self.queue, msgspec.json.encode(call.request), headers, left)
         return self._codec.decode(name, text_headers(reply.headers), reply.body)

@@ -177,7 +177,7 @@ class EventConsumer:
     ) -> None:
         if outcome.action == "retry":
             headers = dict(delivery.headers)
-            if outcome.stage != "busy":
+            if outcome.stage not in ("busy", "store"):  # no fault of the message's
                 headers[ATTEMPT_HEADER] = str(delivery.attempt + 1)
             await self._republish(msg, headers, "", f"{self.queue_name}.retry", outcome.delay)
         elif outcome.action == "dead":

@@ -129,6 +129,7 @@ class Subscriber:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        self.dispatcher.deadlines.close()
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed:
             try:

@@ -1,6 +1,6 @@
 """A RabbitMQ consumer process for the crash tests: each event is ``HINCRBY key n 1``.
 
-python crash_consumer.py AMQP_URL QUEUE KEY [IDEMPOTENCY_PREFIX]
+python crash_consumer.py AMQP_URL REDIS_URL QUEUE KEY [IDEMPOTENCY_PREFIX]
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ class Event(msgspec.Struct):
     n: int
 
 
-async def main(url: str, queue: str, key: str, prefix: str = "") -> None:
+async def main(url: str, redis_url: str, queue: str, key: str, prefix: str = "") -> None:
     """Consume until killed."""
-    r = redis.Redis(host="127.0.0.1", port=6379)
+    r = redis.Redis.from_url(redis_url)
     connection = await open_connection(url)
     store = RedisStore(r, prefix=prefix) if prefix else None
 

@@ -190,3 +190,24 @@ async def test_stop_drains_in_flight_calls(conn: AbstractRobustConnection, queue
     assert await asyncio.wait_for(call, 5) == "done"
     assert not service.cancelled.is_set()
     await publisher.close()
+
+
+async def test_connect_before_edits_each_requests_headers(
+    conn: AbstractRobustConnection, queue: str, url: str
+) -> None:
+    # The hook a tracer injects its context with: called per request, on its headers.
+    def read(message: Message) -> dict[str, str]:
+        return {"trace": message.headers.get("traceparent", "")}
+
+    n = iter(range(100))
+
+    def inject(headers: dict[str, str]) -> None:
+        headers["traceparent"] = f"00-{next(n):032x}-{1:016x}-01"
+
+    async with (
+        Subscriber(conn, queue, EchoService(), before=read),
+        kitcore.connect(EchoService, url, before=inject) as client,
+    ):
+        first = await client.context_value("trace")
+        second = await client.context_value("trace")
+    assert (first, second) == (f"00-{0:032x}-{1:016x}-01", f"00-{1:032x}-{1:016x}-01")

@@ -5,10 +5,10 @@ default), sends it with NATS request-reply and decodes the reply, raising the ty
 error a failed call carries. ``ServiceClient`` is what ``kitcore.connect(Service,
 "nats://host:4222/svc")`` builds: each method is a request to ``svc.<method>``.
 
-The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and bounds the
-wait for the reply; an unbounded call waits at most ``DEFAULT_TIMEOUT`` (NATS
-request-reply has no "wait for ever"). No responders is ``Unavailable``; no reply in
-time ``DeadlineExceeded``.
+The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and
+``Kit-Deadline`` (the server enforces it too) and bounds the wait for the reply; an
+unbounded call waits at most ``DEFAULT_TIMEOUT`` (NATS request-reply has no "wait for
+ever"). No responders is ``Unavailable``; no reply in time ``DeadlineExceeded``.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class ServiceClient:
     """The client Endpoint for a typed service at ``subject``: takes a ``kitcore.Call``.
 
     Connects on first use (inside the running loop); ``close()`` drains the connection.
+    ``headers`` go with every request; ``before`` functions edit each request's headers
+    (``kitcore.connect(..., before=...)``: the hook a tracer injects its context with).
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class ServiceClient:
         timeout: float | None = None,
         nc: Client | None = None,
         headers: Mapping[str, str] | None = None,
+        before: ClientBefore | Sequence[ClientBefore] | None = None,
         **connect_options: Any,
     ) -> None:
         if not subject:
@@ -123,6 +126,7 @@ class ServiceClient:
         self._codec = ClientCodec(spec)
         self._timeout = timeout
         self._headers = dict(headers or {})
+        self._before = _tuple(before)
         self._nc = nc
         self._owned = nc is None
         self._connect_options = connect_options
@@ -144,6 +148,8 @@ class ServiceClient:
         headers, left = request_headers(None, self._timeout)  # the subject names it
         if self._headers:
             headers.update(self._headers)
+        for edit in self._before:  # per call: where trace context is injected
+            edit(headers)
         nc = self._nc or await self.connection()
         body = msgspec.json.encode(call.request)
         reply = await _request(nc, f"{self.subject}.{name}", body, headers, left)

@@ -139,11 +139,13 @@ class EventConsumer:
         while not self._stopping.is_set():
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue  # nothing to do within the fetch's expiry
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                # Nothing within the fetch's expiry (nats-py raises either, depending on
+                # where its wait ran out): not a failure.
+                continue
             except FAILURES as exc:
                 # Disconnected (the broker restarting): the client reconnects by itself.
-                _log.warning("fetch from %s failed: %s", self.durable, exc)
+                _log.warning("fetch from %s failed: %s: %s", self.durable, type(exc).__name__, exc)
                 await asyncio.sleep(self._backoff.delay(min(failures, 10)))
                 failures += 1
                 continue

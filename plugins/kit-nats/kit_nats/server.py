@@ -119,6 +119,7 @@ class Subscriber:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        self.dispatcher.deadlines.close()
         if not self.nc.is_closed:
             try:
                 await self.nc.flush()

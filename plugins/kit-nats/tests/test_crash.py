@@ -25,7 +25,6 @@ from nats.js import JetStreamContext
 
 from kitcore.messaging.events import EventHandler
 from kitcore.testing.messaging import CrashRun, until
-from kitcore.testing.services import unavailable
 
 TOTAL = 10_000
 CONSUMER = Path(__file__).with_name("crash_consumer.py")
@@ -38,16 +37,11 @@ class Event(msgspec.Struct):
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[Any]:
-    """A client of the local Redis (the consumer's effects are counted there)."""
+async def redis_client(redis_url: str) -> AsyncIterator[Any]:
+    """A client of ``redis_url``'s Redis (the consumer's effects are counted there)."""
     import redis.asyncio as redis
 
-    client = redis.Redis(host="127.0.0.1", port=6379)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        unavailable(f"no Redis on 127.0.0.1:6379: {exc}")
+    client = redis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
 
@@ -63,7 +57,9 @@ async def _publish(js: JetStreamContext, subject: str, total: int) -> None:
         )
 
 
-async def _crash_run(nc: Client, redis_client: Any, idempotent: bool) -> tuple[dict[int, int], int]:
+async def _crash_run(
+    nc: Client, redis_client: Any, redis_url: str, idempotent: bool
+) -> tuple[dict[int, int], int]:
     run_id = uuid.uuid4().hex
     stream, subject, key = f"CRASH_{run_id}", f"crash.{run_id}", f"kit:test:crash:{run_id}"
     prefix = f"kit:test:idem:{run_id}:" if idempotent else ""
@@ -71,7 +67,7 @@ async def _crash_run(nc: Client, redis_client: Any, idempotent: bool) -> tuple[d
     await ensure_stream(js, stream, [subject])
 
     def spawn() -> subprocess.Popen[bytes]:
-        args = [sys.executable, str(CONSUMER), URL, stream, subject, key, prefix]
+        args = [sys.executable, str(CONSUMER), URL, redis_url, stream, subject, key, prefix]
         return subprocess.Popen(args)
 
     async def settled() -> bool:
@@ -93,8 +89,10 @@ async def _crash_run(nc: Client, redis_client: Any, idempotent: bool) -> tuple[d
         await redis_client.delete(*keys)
 
 
-async def test_sigkill_mid_batch_loses_nothing(nc: Client, redis_client: Any) -> None:
-    counts, at_kill = await _crash_run(nc, redis_client, idempotent=False)
+async def test_sigkill_mid_batch_loses_nothing(
+    nc: Client, redis_client: Any, redis_url: str
+) -> None:
+    counts, at_kill = await _crash_run(nc, redis_client, redis_url, idempotent=False)
     assert sorted(counts) == list(range(TOTAL))  # every event handled, none lost
     duplicates = sorted(n for n, c in counts.items() if c > 1)
     print(f"handled before the kill: {at_kill}; duplicates: {len(duplicates)}")
@@ -107,9 +105,9 @@ async def test_sigkill_mid_batch_loses_nothing(nc: Client, redis_client: Any) ->
 
 
 async def test_sigkill_with_idempotency_is_exactly_once_in_effect(
-    nc: Client, redis_client: Any
+    nc: Client, redis_client: Any, redis_url: str
 ) -> None:
-    counts, at_kill = await _crash_run(nc, redis_client, idempotent=True)
+    counts, at_kill = await _crash_run(nc, redis_client, redis_url, idempotent=True)
     assert sorted(counts) == list(range(TOTAL))
     duplicates = [n for n, c in counts.items() if c > 1]
     print(f"handled before the kill: {at_kill}; duplicates: {len(duplicates)}")

@@ -79,9 +79,16 @@ async def test_a_failing_handler_is_retried_with_backoff_then_succeeds(
 
 async def _dead_letters(nc: Client, stream: str, subject: str, count: int) -> list[object]:
     sub = await nc.jetstream().pull_subscribe(f"dead.{subject}", stream=f"{stream}_DEAD")
-    msgs = await sub.fetch(count, timeout=10)
-    await sub.unsubscribe()
-    return list(msgs)
+    msgs: list[object] = []
+    try:
+        # A fetch returns what is there already, perhaps fewer than asked for: the rest
+        # may still be on their way to the dead letters (a fetch that finds none in
+        # time raises, so this cannot wait for ever).
+        while len(msgs) < count:
+            msgs += await sub.fetch(count - len(msgs), timeout=10)
+    finally:
+        await sub.unsubscribe()
+    return msgs
 
 
 async def test_exhausted_retries_are_dead_lettered_with_the_error(

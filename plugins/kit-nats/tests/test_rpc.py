@@ -145,3 +145,24 @@ async def test_oversize_reply_is_a_typed_error(nc: Client, subject: str) -> None
     async with Subscriber(nc, subject, EchoService(), max_payload=limit * 2):
         with pytest.raises(InvalidArgument, match="reply not sent"):
             await Publisher(nc, f"{subject}.pair")({"s": "x", "repeat": limit + 1})
+
+
+async def test_connect_before_edits_each_requests_headers(
+    nc: Client, subject: str, url: str
+) -> None:
+    # The hook a tracer injects its context with: called per request, on its headers.
+    def read(message: Message) -> dict[str, str]:
+        return {"trace": message.headers.get("traceparent", "")}
+
+    n = iter(range(100))
+
+    def inject(headers: dict[str, str]) -> None:
+        headers["traceparent"] = f"00-{next(n):032x}-{1:016x}-01"
+
+    async with (
+        Subscriber(nc, subject, EchoService(), before=read),
+        kitcore.connect(EchoService, url, before=inject) as client,
+    ):
+        first = await client.context_value("trace")
+        second = await client.context_value("trace")
+    assert (first, second) == (f"00-{0:032x}-{1:016x}-01", f"00-{1:032x}-{1:016x}-01")
