@@ -565,6 +565,7 @@ def test_traced_business_error_is_the_callers_fault_on_both_sides(
     rpc_served = spans[rpc_client["context"]["span_id"]]
     assert http_served["attributes"]["http.response.status_code"] == 400
     assert rpc_served["attributes"]["rpc.jsonrpc.error_code"] == -32003
+    assert rpc_served["attributes"]["error.type"] == "invalid_argument"
     # An InvalidArgument is the caller's: no error status on the server's spans.
     assert http_served["status"]["status_code"] == rpc_served["status"]["status_code"] == "UNSET"
     assert rpc_client["attributes"]["error.type"] == "invalid_argument"
