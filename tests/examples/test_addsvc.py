@@ -591,7 +591,7 @@ def test_go_kits_untraced_addcli_starts_a_new_trace_on_the_traced_addsvc(
     assert spans[0]["context"]["trace_id"] != spans[1]["context"]["trace_id"]
 
 
-def test_addsvc_refuses_a_bad_trace_url(tmp_path: Path) -> None:
+def test_addsvc_and_addcli_refuse_a_bad_trace_url() -> None:
     serve = subprocess.run(
         [sys.executable, "-m", "examples.addsvc", "-trace", "jaeger://nowhere:1"],
         cwd=ROOT,
@@ -600,4 +600,15 @@ def test_addsvc_refuses_a_bad_trace_url(tmp_path: Path) -> None:
         timeout=60,
     )
     assert serve.returncode == 1
-    assert "Traceback" not in serve.stderr and "err=" in serve.stderr
+    assert "Traceback" not in serve.stderr
+    assert "err=\"ValueError: unknown tracing URL 'jaeger://nowhere:1'" in serve.stderr
+    argv = ["-http-addr", "127.0.0.1:1", "-trace", "console?sample=2", "1", "2"]
+    call = subprocess.run(
+        [sys.executable, "-m", "examples.addsvc.cli", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (call.returncode, call.stdout) == (1, "")
+    assert call.stderr == "error: sample must be a ratio in [0, 1], got 2.0\n"
