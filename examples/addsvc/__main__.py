@@ -4,7 +4,10 @@ Go kit's flags, parsed as Go's ``flag`` package does (one dash, ``-flag value`` 
 ``-flag=value``), with Go kit's defaults: ``-debug.addr :8080`` (``/metrics``),
 ``-http-addr :8081``, ``-grpc-addr :8082``, ``-jsonrpc-addr :8084``. ``-unlimited``
 gives the limiters a burst of 2^30, as the anchor's ``addsvc-nolimit`` build, for load
-tests. An empty address turns a listener off.
+tests. An empty address turns a listener off. ``-trace URL`` (``console``,
+``otlp://host:4317``, ``otlp+http://host:4318``, ``zipkin://host:9411/api/v2/spans``)
+traces every call on the three transports with kit-otel and puts ``trace_id`` and
+``span_id`` on the log lines.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,12 +23,14 @@ from typing import Any
 
 from kit_http import App, jsonrpc
 from kit_http.serve import run, serve
+from kit_otel import Tracing, correlated
 from kit_prometheus import PrometheusProvider, with_metrics
 
-from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
-from examples.addsvc.endpoints import new_set
+from examples.addsvc import pb, transport_grpc, transport_http, transport_jsonrpc
+from examples.addsvc.endpoints import SERVICE, new_set
 from examples.addsvc.service import new_service
 from kitcore.log import Logger, caller, timestamp
+from kitcore.serving import parse_listen
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,12 +47,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-unlimited", action="store_true", help="limiter bursts of 2^30 (addsvc-nolimit)"
     )
+    p.add_argument(
+        "-trace", default="", help="Trace to this URL: console, otlp://h:4317, zipkin://h:9411/..."
+    )
     return p
 
 
-def build(logger: Logger, provider: PrometheusProvider, unlimited: bool) -> dict[str, Any]:
+def build(
+    logger: Logger,
+    provider: PrometheusProvider,
+    unlimited: bool,
+    tracing: Tracing | None = None,
+    grpc_addr: str = "",
+) -> dict[str, Any]:
     """What serves each transport, sharing one endpoint set: the ``HTTP``, ``JSONRPC`` and
-    ``debug/HTTP`` apps, and for ``gRPC`` the endpoint set itself."""
+    ``debug/HTTP`` apps, and for ``gRPC`` a function of its address and ``started``.
+
+    With ``tracing``, kit-otel's server options trace each call on the three transports
+    (the gRPC spans name ``grpc_addr`` as the server's address).
+    """
     ints = provider.counter("integers_summed", "Total count of integers summed via the Sum method.")
     chars = provider.counter(
         "characters_concatenated", "Total count of characters concatenated via the Concat method."
@@ -56,10 +75,18 @@ def build(logger: Logger, provider: PrometheusProvider, unlimited: bool) -> dict
     )
     service = new_service(logger, ints, chars)
     endpoints = new_set(service, logger, duration, unlimited=unlimited)
+    http: dict[str, Any] = {}
+    grpc: dict[str, Any] = {}
+    rpc: dict[str, Any] = {}
+    if tracing is not None:
+        http = tracing.http_server(service_name=SERVICE)
+        address = "{}:{}".format(*parse_listen(grpc_addr)) if grpc_addr else None
+        grpc = tracing.grpc_server(service_name=pb.SERVICE, address=address)
+        rpc = tracing.jsonrpc_server(service_name=SERVICE)
     return {
-        "HTTP": transport_http.make_app(endpoints),
-        "gRPC": endpoints,
-        "JSONRPC": jsonrpc.app(transport_jsonrpc.codecs(endpoints)),
+        "HTTP": transport_http.make_app(endpoints, **http),
+        "gRPC": functools.partial(transport_grpc.serve, endpoints, **grpc),
+        "JSONRPC": jsonrpc.app(transport_jsonrpc.codecs(endpoints), **rpc),
         "debug/HTTP": with_metrics(App(), provider),
     }
 
@@ -91,8 +118,8 @@ async def serve_all(listeners: dict[str, tuple[Any, str]], logger: Logger) -> No
 
     for name, (app, addr) in listeners.items():
         started_cb = lambda host, port, n=name, a=addr: listening(n, a)  # noqa: E731
-        server = transport_grpc.serve if name == "gRPC" else serve
-        tasks.append(asyncio.create_task(server(app, addr, started=started_cb)))
+        server = app if name == "gRPC" else functools.partial(serve, app)
+        tasks.append(asyncio.create_task(server(addr, started=started_cb)))
         tasks[-1].add_done_callback(ended)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
@@ -108,23 +135,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse Go kit's flags and serve; returns the exit status."""
     args = parser().parse_args(argv)
     logger = Logger().with_(ts=timestamp, caller=caller)
-    apps = build(
-        logger, PrometheusProvider(namespace="example", subsystem="addsvc"), args.unlimited
-    )
     addrs = {
         "debug/HTTP": args.debug_addr,
         "HTTP": args.http_addr,
         "gRPC": args.grpc_addr,
         "JSONRPC": args.jsonrpc_addr,
     }
-    listeners = {name: (apps[name], addr) for name, addr in addrs.items() if addr}
+    tracing = None
     try:
+        if args.trace:
+            tracing = Tracing.from_url(args.trace, resource={"service.name": "addsvc"})
+            logger = correlated(logger)
+        provider = PrometheusProvider(namespace="example", subsystem="addsvc")
+        apps = build(logger, provider, args.unlimited, tracing, args.grpc_addr)
+        listeners = {name: (apps[name], addr) for name, addr in addrs.items() if addr}
         run(serve_all(listeners, logger))
     except (OSError, ValueError) as exc:
         logger.log(err=exc)
         return 1
     except KeyboardInterrupt:
         pass
+    finally:
+        if tracing is not None:
+            tracing.close()  # every call has ended: flush their spans
     logger.log(exit="signal")
     return 0
 

@@ -8,6 +8,10 @@ stderr with exit status 1. Where Go kit's prints ``error: 400 Bad Request`` this
 reads the body: ``error: integer overflow``; over gRPC an error status prints its text
 alone (``error: rate limit exceeded``, Go kit's: ``error: rpc error: code = ... desc =
 ...``); and a number that does not parse is an error, not a 0.
+
+``-trace URL`` (as addsvc's) makes the call a CLIENT span whose context goes with the
+request, so a traced addsvc's span is its child, in the same trace; ``console`` prints
+the span on stdout before the result line.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from kit_otel import Tracing
+
 from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
+from examples.addsvc.tracing import client_options
 from kitcore.errors import KitError
 
 
@@ -31,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
         "-jsonrpc-addr", dest="jsonrpc_addr", default="", help="JSON RPC address of addsvc"
     )
     p.add_argument("-method", default="sum", help="sum, concat")
+    p.add_argument(
+        "-trace", default="", help="Trace to this URL: console, otlp://h:4317, zipkin://h:9411/..."
+    )
     p.add_argument("a")
     p.add_argument("b")
     return p
@@ -41,16 +51,22 @@ def quote(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-async def call(args: argparse.Namespace) -> str:
-    """Make the call the flags ask for; return the line to print."""
-    if args.http_addr:
-        svc, close = transport_http.new_client(args.http_addr)
-    elif args.grpc_addr:
-        svc, close = transport_grpc.new_client(args.grpc_addr)
-    elif args.jsonrpc_addr:
-        svc, close = transport_jsonrpc.new_client(args.jsonrpc_addr)
-    else:
+async def call(args: argparse.Namespace, tracing: Tracing | None = None) -> str:
+    """Make the call the flags ask for (traced by ``tracing``); return the line to print."""
+    chosen = [
+        (transport, instance, module)
+        for transport, instance, module in (
+            ("http", args.http_addr, transport_http),
+            ("grpc", args.grpc_addr, transport_grpc),
+            ("jsonrpc", args.jsonrpc_addr, transport_jsonrpc),
+        )
+        if instance
+    ]
+    if not chosen:
         raise ValueError("no remote address specified")
+    transport, instance, module = chosen[0]
+    options = {} if tracing is None else client_options(tracing, transport, instance)
+    svc, close = module.new_client(instance, **options)
     try:
         if args.method == "sum":
             try:
@@ -69,12 +85,18 @@ async def call(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run addcli; returns the exit status."""
     args = parser().parse_args(argv)
+    tracing = None
     try:
-        line = asyncio.run(call(args))
+        if args.trace:
+            tracing = Tracing.from_url(args.trace, resource={"service.name": "addcli"})
+        line = asyncio.run(call(args, tracing))
     except (KitError, ValueError) as exc:
         message = exc.message if isinstance(exc, KitError) else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 1
+    finally:
+        if tracing is not None:
+            tracing.close()  # the call's span is exported before the process ends
     print(line)
     return 0
 

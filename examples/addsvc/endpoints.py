@@ -27,6 +27,9 @@ from kitcore.ratelimit import TokenBucket, erroring_limiter
 Int = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 """Go's int on the wire: 64 bits."""
 
+SERVICE = "addsvc"
+"""The service's name in traces over HTTP and JSON-RPC (gRPC's is its own, ``pb.Add``)."""
+
 UNLIMITED = 1 << 30
 """The burst of the anchor's ``addsvc-nolimit``: the same stack, never limiting a load test."""
 

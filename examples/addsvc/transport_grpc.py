@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 from kit_grpc import ClientEndpoint, Server, register
-from kit_grpc.client import channel_options, target_of
+from kit_grpc.client import ClientBefore, channel_options, target_of
 
 from examples.addsvc import pb
 from examples.addsvc.endpoints import (
@@ -29,6 +29,7 @@ from examples.addsvc.endpoints import (
     client_set,
 )
 from examples.addsvc.service import IntOverflow, MaxSizeExceeded, TwoZeroes
+from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import InvalidArgument, KitError
 from kitcore.serving import parse_listen
 
@@ -71,23 +72,39 @@ def encode_concat_response(response: ConcatResponse) -> Any:
     return pb.ConcatReply(v=response.v, err=err2str(response.err))
 
 
-def register_set(server: grpc.aio.Server, endpoints: Set) -> None:
-    """Serve ``endpoints`` on ``server`` as ``pb.Add``'s Sum and Concat."""
+def register_set(
+    server: grpc.aio.Server,
+    endpoints: Set,
+    *,
+    named_middleware: Callable[[str], Middleware] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``endpoints`` on ``server`` as ``pb.Add``'s Sum and Concat.
+
+    ``options`` are kit-grpc's server options (``before``, ``finalizer``, ...) for both
+    methods; ``named_middleware(method)`` wraps each endpoint by its gRPC method name.
+    """
+
+    def named(name: str, endpoint: Endpoint) -> Endpoint:
+        return endpoint if named_middleware is None else named_middleware(name)(endpoint)
+
     register(
         server,
         pb.SERVICE,
         {
             "Sum": Server(
-                endpoints.sum_endpoint,
+                named("Sum", endpoints.sum_endpoint),
                 decode_sum_request,
                 encode_sum_response,
                 pb.SumRequest,
+                **options,
             ),
             "Concat": Server(
-                endpoints.concat_endpoint,
+                named("Concat", endpoints.concat_endpoint),
                 decode_concat_request,
                 encode_concat_response,
                 pb.ConcatRequest,
+                **options,
             ),
         },
     )
@@ -99,17 +116,18 @@ async def serve(
     *,
     started: Callable[[str, int], None] | None = None,
     grace: float = 5.0,
+    **options: Any,
 ) -> None:
     """Serve ``endpoints`` over gRPC at ``addr`` (``HOST:PORT`` or ``:PORT``) until cancelled.
 
     ``started(host, port)`` is called once it listens; on cancellation calls in flight
-    get ``grace`` seconds to finish.
+    get ``grace`` seconds to finish. ``options`` go to ``register_set``.
     """
     host, port = parse_listen(addr)
     # Without SO_REUSEPORT a taken port is an error, as for Go kit's listeners, not a
     # second server sharing it.
     server = grpc.aio.server(options=[*channel_options(), ("grpc.so_reuseport", 0)])
-    register_set(server, endpoints)
+    register_set(server, endpoints, **options)
     try:
         bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     except RuntimeError:  # grpc's "Failed to bind to address"
@@ -146,24 +164,30 @@ def decode_concat_reply(reply: Any) -> ConcatResponse:
     return ConcatResponse(reply.v, str2err(reply.err))
 
 
-def new_client(instance: str) -> tuple[Set, Callable[[], Any]]:
+def new_client(
+    instance: str,
+    *,
+    before: ClientBefore | None = None,
+    named_middleware: Callable[[str], Middleware] | None = None,
+) -> tuple[Set, Callable[[], Any]]:
     """addcli's gRPC client for ``host:port``, and what closes it (one channel for both).
 
-    Call it inside the running loop: the channel is made at once.
+    ``before`` adds to each call's metadata; ``named_middleware(method)`` wraps each
+    method's endpoint (``Sum``, ``Concat``), nearest the transport. Call it inside the
+    running loop: the channel is made at once.
     """
     channel = grpc.aio.insecure_channel(target_of(instance), options=channel_options())
-    sum_client = ClientEndpoint(
-        channel, f"/{pb.SERVICE}/Sum", encode_sum_request, decode_sum_reply, pb.SumReply
-    )
-    concat_client = ClientEndpoint(
-        channel,
-        f"/{pb.SERVICE}/Concat",
-        encode_concat_request,
-        decode_concat_reply,
-        pb.ConcatReply,
-    )
+    endpoints: dict[str, Endpoint] = {
+        name: ClientEndpoint(channel, f"/{pb.SERVICE}/{name}", encode, decode, reply, before=before)
+        for name, encode, decode, reply in (
+            ("Sum", encode_sum_request, decode_sum_reply, pb.SumReply),
+            ("Concat", encode_concat_request, decode_concat_reply, pb.ConcatReply),
+        )
+    }
+    if named_middleware is not None:
+        endpoints = {name: named_middleware(name)(ep) for name, ep in endpoints.items()}
 
     async def close() -> None:
         await channel.close()
 
-    return client_set(sum_client, concat_client), close
+    return client_set(endpoints["Sum"], endpoints["Concat"]), close

@@ -14,11 +14,12 @@ from typing import Any
 
 import msgspec
 from kit_http import App, Request, Response
-from kit_http.client import ClientEndpoint, Reply
+from kit_http.client import ClientBefore, ClientEndpoint, Reply
 from kit_http.options import wire_error
 
 from examples.addsvc import wire
 from examples.addsvc.endpoints import ConcatResponse, Set, SumResponse, client_set
+from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import KitError, from_http_status, from_wire
 
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -44,15 +45,32 @@ def encode_response(response: SumResponse | ConcatResponse) -> Response:
     return Response(wire.encode_value(response.v) + b"\n", content_type=CONTENT_TYPE)
 
 
-def make_app(endpoints: Set, app: App | None = None) -> App:
-    """Route ``POST /sum`` and ``POST /concat`` to ``endpoints`` (on ``app`` or a new App)."""
-    app = app if app is not None else App(error_encoder=error_encoder)
-    for path, endpoint, decode in (
-        ("/sum", endpoints.sum_endpoint, wire.decode_sum),
-        ("/concat", endpoints.concat_endpoint, wire.decode_concat),
+def make_app(
+    endpoints: Set,
+    app: App | None = None,
+    *,
+    named_middleware: Callable[[str], Middleware] | None = None,
+    **options: Any,
+) -> App:
+    """Route ``POST /sum`` and ``POST /concat`` to ``endpoints`` (on ``app`` or a new App).
+
+    ``named_middleware(name)`` wraps each endpoint, by its route's name (``sum``), as
+    kit-http does for a typed service's methods; ``options`` are the new App's server
+    options (``before``, ``finalizer``, ...): together, what kit-otel's
+    ``Tracing.http_server()`` gives.
+    """
+    if app is None:
+        app = App(error_encoder=error_encoder, **options)
+    elif options:
+        raise TypeError("server options are for a new App; give them to yours")
+    for name, endpoint, decode in (
+        ("sum", endpoints.sum_endpoint, wire.decode_sum),
+        ("concat", endpoints.concat_endpoint, wire.decode_concat),
     ):
+        if named_middleware is not None:
+            endpoint = named_middleware(name)(endpoint)
         app.route(
-            f"POST {path}",
+            f"POST /{name}",
             endpoint,
             decode=_body(decode),
             encode=encode_response,
@@ -89,26 +107,38 @@ def _value(decode: Callable[[bytes], Any], response: type) -> Callable[[Reply], 
     return from_reply
 
 
-def new_client(instance: str) -> tuple[Set, Callable[[], Any]]:
-    """addcli's HTTP client for ``host:port`` (or a URL), and what closes it."""
+def new_client(
+    instance: str,
+    *,
+    before: ClientBefore | None = None,
+    named_middleware: Callable[[str], Middleware] | None = None,
+) -> tuple[Set, Callable[[], Any]]:
+    """addcli's HTTP client for ``host:port`` (or a URL), and what closes it.
+
+    ``before`` edits each outgoing request (headers); ``named_middleware(name)`` wraps
+    each method's endpoint (``sum``, ``concat``), nearest the transport.
+    """
     base = (instance if "://" in instance else f"http://{instance}").rstrip("/")
-    sum_client = ClientEndpoint(
-        "POST",
-        f"{base}/sum",
-        wire.encode_request,
-        _value(wire.decode_sum_value, SumResponse),
-        after=raise_for_status,
-    )
-    concat_client = ClientEndpoint(
-        "POST",
-        f"{base}/concat",
-        wire.encode_request,
-        _value(wire.decode_concat_value, ConcatResponse),
-        after=raise_for_status,
-    )
+    clients = {
+        name: ClientEndpoint(
+            "POST",
+            f"{base}/{name}",
+            wire.encode_request,
+            _value(decode, response),
+            before=before,
+            after=raise_for_status,
+        )
+        for name, decode, response in (
+            ("sum", wire.decode_sum_value, SumResponse),
+            ("concat", wire.decode_concat_value, ConcatResponse),
+        )
+    }
 
     async def close() -> None:
-        await sum_client.close()
-        await concat_client.close()
+        for client in clients.values():
+            await client.close()
 
-    return client_set(sum_client, concat_client), close
+    endpoints: dict[str, Endpoint] = dict(clients)
+    if named_middleware is not None:
+        endpoints = {name: named_middleware(name)(ep) for name, ep in endpoints.items()}
+    return client_set(endpoints["sum"], endpoints["concat"]), close

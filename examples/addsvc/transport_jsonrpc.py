@@ -12,24 +12,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kit_http.client import ClientBefore
 from kit_http.jsonrpc import ClientEndpoint, EndpointCodec
 
 from examples.addsvc import wire
 from examples.addsvc.endpoints import ConcatResponse, Set, SumResponse, client_set
+from kitcore.endpoint import Endpoint, Middleware
+
+
+def raising(endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` with the business error of its response raised, for the server to send
+    as a JSON-RPC error; middlewares around the method (kit-otel's span) see it fail."""
+
+    async def method(request: Any) -> SumResponse | ConcatResponse:
+        response: SumResponse | ConcatResponse = await endpoint(request)
+        if response.err is not None:
+            raise response.err
+        return response
+
+    return method
 
 
 def encode_result(response: SumResponse | ConcatResponse) -> bytes:
-    """``{"v":..}``; a business error is raised, for the server to send as a JSON-RPC error."""
-    if response.err is not None:
-        raise response.err
+    """``{"v":..}``."""
     return wire.encode_value(response.v)
 
 
 def codecs(endpoints: Set) -> dict[str, EndpointCodec]:
     """The methods by name, for ``kit_http.jsonrpc.app`` (Go kit's EndpointCodecMap)."""
     return {
-        "sum": EndpointCodec(endpoints.sum_endpoint, wire.decode_sum, encode_result),
-        "concat": EndpointCodec(endpoints.concat_endpoint, wire.decode_concat, encode_result),
+        "sum": EndpointCodec(raising(endpoints.sum_endpoint), wire.decode_sum, encode_result),
+        "concat": EndpointCodec(
+            raising(endpoints.concat_endpoint), wire.decode_concat, encode_result
+        ),
     }
 
 
@@ -40,18 +55,33 @@ def _value(decode: Callable[[bytes], Any], response: type) -> Callable[[bytes], 
     return from_result
 
 
-def new_client(instance: str) -> tuple[Set, Callable[[], Any]]:
-    """addcli's JSON-RPC client for ``host:port`` (or a URL), and what closes it."""
+def new_client(
+    instance: str,
+    *,
+    before: ClientBefore | None = None,
+    named_middleware: Callable[[str], Middleware] | None = None,
+) -> tuple[Set, Callable[[], Any]]:
+    """addcli's JSON-RPC client for ``host:port`` (or a URL), and what closes it.
+
+    ``before`` edits each outgoing request (headers); ``named_middleware(name)`` wraps
+    each method's endpoint (``sum``, ``concat``), nearest the transport.
+    """
     url = instance if "://" in instance else f"http://{instance}"
-    sum_client = ClientEndpoint(
-        url, "sum", wire.encode_request, _value(wire.decode_sum_value, SumResponse)
-    )
-    concat_client = ClientEndpoint(
-        url, "concat", wire.encode_request, _value(wire.decode_concat_value, ConcatResponse)
-    )
+    clients = {
+        name: ClientEndpoint(
+            url, name, wire.encode_request, _value(decode, response), before=before
+        )
+        for name, decode, response in (
+            ("sum", wire.decode_sum_value, SumResponse),
+            ("concat", wire.decode_concat_value, ConcatResponse),
+        )
+    }
 
     async def close() -> None:
-        await sum_client.close()
-        await concat_client.close()
+        for client in clients.values():
+            await client.close()
 
-    return client_set(sum_client, concat_client), close
+    endpoints: dict[str, Endpoint] = dict(clients)
+    if named_middleware is not None:
+        endpoints = {name: named_middleware(name)(ep) for name, ep in endpoints.items()}
+    return client_set(endpoints["sum"], endpoints["concat"]), close

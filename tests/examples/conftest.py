@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,12 +10,28 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kitcore.testing.services import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def console_spans(output: str) -> list[dict[str, Any]]:
+    """The spans kit-otel's ``console`` exporter printed in ``output`` (JSON objects, each
+    from a ``{`` line to a ``}`` line, among other lines), in the order they ended."""
+    spans, lines = [], None
+    for line in output.splitlines():
+        if line == "{":
+            lines = [line]
+        elif lines is not None:
+            lines.append(line)
+            if line == "}":
+                spans.append(json.loads("\n".join(lines)))
+                lines = None
+    return spans
 
 
 class Example:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
@@ -27,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from examples.addsvc import transport_grpc, transport_http, transport_jsonrpc
 from kitcore.errors import InvalidArgument, ResourceExhausted, Unavailable
 from kitcore.testing.services import free_port, unavailable, wait_port
+from tests.examples.conftest import console_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "examples" / "addsvc" / "README.md"
@@ -471,3 +473,142 @@ def test_python_addcli_over_grpc_reports_connection_failures(tmp_path: Path) -> 
     )
     assert cli.returncode == 1 and cli.stdout == ""
     assert cli.stderr.startswith("error: ") and "Traceback" not in cli.stderr
+
+
+# -- tracing: -trace console on addsvc and addcli --------------------------------------
+
+TRACED = [
+    # transport, the server's port attribute, rpc.system, rpc.service, rpc.method
+    ("http", "http", "kit_http", "addsvc", "sum"),
+    ("grpc", "grpc", "grpc", "pb.Add", "Sum"),
+    ("jsonrpc", "jsonrpc", "jsonrpc", "addsvc", "sum"),
+]
+
+
+def cli(server: Server, transport: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """This addcli calling ``server`` over ``transport`` with ``args`` (flags, then sum's)."""
+    port = getattr(server, transport)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "examples.addsvc.cli",
+            f"-{transport}-addr",
+            server.address(port),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def server_spans(server: Server) -> list[dict[str, Any]]:
+    """The spans a traced addsvc printed, once SIGTERM has stopped it (flushed)."""
+    assert server.stop() == 0, server.log()
+    return console_spans(server.log())
+
+
+@pytest.mark.parametrize(("transport", "port", "system", "service", "method"), TRACED)
+def test_traced_addcli_and_addsvc_give_one_trace(
+    servers: list[Server],
+    tmp_path: Path,
+    transport: str,
+    port: str,
+    system: str,
+    service: str,
+    method: str,
+) -> None:
+    server = python_addsvc(servers, tmp_path, "-unlimited", "-trace", "console")
+    result = cli(server, transport, "-trace", "console", "-method", "sum", "1", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1 + 2 = 3"
+    (client,) = console_spans(result.stdout)
+    (served,) = server_spans(server)
+    assert client["kind"] == "SpanKind.CLIENT" and client["parent_id"] is None
+    assert served["kind"] == "SpanKind.SERVER"
+    assert served["context"]["trace_id"] == client["context"]["trace_id"]
+    assert served["parent_id"] == client["context"]["span_id"]
+    assert client["name"] == served["name"] == f"{service}/{method}"
+    for span in (client, served):
+        attributes = span["attributes"]
+        assert (attributes["rpc.system"], attributes["rpc.service"], attributes["rpc.method"]) == (
+            system,
+            service,
+            method,
+        )
+        assert attributes["server.port"] == getattr(server, port)
+        assert span["status"]["status_code"] == "UNSET"
+    assert client["resource"]["attributes"]["service.name"] == "addcli"
+    assert served["resource"]["attributes"]["service.name"] == "addsvc"
+    # The server's log lines of the call carry its trace and span ids.
+    trace_id, span_id = served["context"]["trace_id"][2:], served["context"]["span_id"][2:]
+    logged = [line for line in server.log().splitlines() if "method=Sum" in line]
+    assert len(logged) == 2, server.log()
+    assert all(f"trace_id={trace_id} span_id={span_id} " in line for line in logged)
+    assert "Traceback" not in server.log()
+
+
+def test_traced_business_error_is_the_callers_fault_on_both_sides(
+    servers: list[Server], tmp_path: Path
+) -> None:
+    server = python_addsvc(servers, tmp_path, "-unlimited", "-trace", "console")
+    http = cli(server, "http", "-trace", "console", "-method", "sum", "2147483647", "1")
+    rpc = cli(server, "jsonrpc", "-trace", "console", "-method", "concat", "12345", "678901")
+    assert (http.returncode, http.stderr) == (1, "error: integer overflow\n")
+    assert (rpc.returncode, rpc.stderr) == (1, "error: result exceeds maximum size\n")
+    (http_client,) = console_spans(http.stdout)
+    (rpc_client,) = console_spans(rpc.stdout)
+    spans = {s["parent_id"]: s for s in server_spans(server)}
+    http_served = spans[http_client["context"]["span_id"]]
+    rpc_served = spans[rpc_client["context"]["span_id"]]
+    assert http_served["attributes"]["http.response.status_code"] == 400
+    assert rpc_served["attributes"]["rpc.jsonrpc.error_code"] == -32003
+    assert rpc_served["attributes"]["error.type"] == "invalid_argument"
+    # An InvalidArgument is the caller's: no error status on the server's spans.
+    assert http_served["status"]["status_code"] == rpc_served["status"]["status_code"] == "UNSET"
+    assert rpc_client["attributes"]["error.type"] == "invalid_argument"
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc", "jsonrpc"])
+def test_go_kits_untraced_addcli_starts_a_new_trace_on_the_traced_addsvc(
+    gokit: Path, servers: list[Server], tmp_path: Path, transport: str
+) -> None:
+    server = python_addsvc(servers, tmp_path, "-unlimited", "-trace", "console")
+    port = getattr(server, transport)
+    for _ in range(2):
+        result = subprocess.run(
+            [str(gokit / "addcli"), f"-{transport}-addr", server.address(port), "1", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.stdout, result.stderr, result.returncode) == ("1 + 2 = 3\n", "", 0)
+    spans = server_spans(server)
+    assert [s["kind"] for s in spans] == ["SpanKind.SERVER"] * 2
+    assert all(s["parent_id"] is None for s in spans)
+    assert spans[0]["context"]["trace_id"] != spans[1]["context"]["trace_id"]
+
+
+def test_addsvc_and_addcli_refuse_a_bad_trace_url() -> None:
+    serve = subprocess.run(
+        [sys.executable, "-m", "examples.addsvc", "-trace", "jaeger://nowhere:1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert serve.returncode == 1
+    assert "Traceback" not in serve.stderr
+    assert "err=\"ValueError: unknown tracing URL 'jaeger://nowhere:1'" in serve.stderr
+    argv = ["-http-addr", "127.0.0.1:1", "-trace", "console?sample=2", "1", "2"]
+    call = subprocess.run(
+        [sys.executable, "-m", "examples.addsvc.cli", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (call.returncode, call.stdout) == (1, "")
+    assert call.stderr == "error: sample must be a ratio in [0, 1], got 2.0\n"

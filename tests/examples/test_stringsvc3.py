@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.examples.conftest import console_spans
+
 
 def start_cluster(example: Callable[..., Any]) -> tuple[Any, list[Any]]:
     instances = [example("examples.stringsvc3", wait=False) for _ in range(3)]
@@ -163,22 +165,6 @@ async def test_a_failing_instance_is_cut_off_while_the_others_serve(
     assert all(not transitions(proxy, i) for i in serving)
 
 
-def _spans(log: str) -> list[dict[str, Any]]:
-    """The console exporter's spans in an example's output (JSON objects among log lines)."""
-    import json
-
-    spans, lines = [], None
-    for line in log.splitlines():
-        if line == "{":
-            lines = [line]
-        elif lines is not None:
-            lines.append(line)
-            if line == "}":
-                spans.append(json.loads("\n".join(lines)))
-                lines = None
-    return spans
-
-
 async def test_trace_console_shows_one_trace_across_proxy_and_instance(
     example: Callable[..., Any],
 ) -> None:
@@ -192,8 +178,8 @@ async def test_trace_console_shows_one_trace_across_proxy_and_instance(
     [served] = instance.log_lines("method=uppercase")
     trace_id = re.search(r" trace_id=(\w+)", served).group(1)  # type: ignore[union-attr]
     assert instance.stop() == 0 and proxy.stop() == 0
-    proxy_spans = {s["kind"]: s for s in _spans(proxy.log())}
-    (instance_span,) = _spans(instance.log())
+    proxy_spans = {s["kind"]: s for s in console_spans(proxy.log())}
+    (instance_span,) = console_spans(instance.log())
     assert {s["context"]["trace_id"] for s in (*proxy_spans.values(), instance_span)} == {
         f"0x{trace_id}"
     }
