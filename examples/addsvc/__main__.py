@@ -102,9 +102,10 @@ async def serve_all(listeners: dict[str, tuple[Any, str]], logger: Logger) -> No
             task.cancel()
 
     def ended(task: asyncio.Task[None]) -> None:
-        # One listener that cannot serve (its address taken) stops the others.
-        if not task.cancelled() and task.exception() is not None:
-            stop()
+        # One listener that stops stops the others: its address was taken, or a SIGTERM
+        # came before all of them listened and reached only the one whose handler was
+        # installed then (the rest would serve on, unstoppable but by SIGKILL).
+        stop()
 
     def listening(name: str, addr: str) -> None:
         logger.log(transport=name, addr=addr)

@@ -88,6 +88,10 @@ class Server:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never leave a server behind, even one deaf to SIGTERM
+            self.process.wait()
+            raise
         finally:
             self._log.close()
 

@@ -12,14 +12,13 @@ and the instancer lists again once connected.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from kazoo.client import KazooState  # type: ignore[import-untyped]
 from kazoo.exceptions import NoNodeError  # type: ignore[import-untyped]
 
 from kit_zookeeper.config import ZooKeeperConfig, parse_url
-from kit_zookeeper.session import Session
+from kit_zookeeper.session import Session, wait_event
 from kitcore.sd import BaseInstancer, Event
 
 
@@ -67,8 +66,7 @@ class ZooKeeperInstancer(BaseInstancer):
                 instances = await self._list(session, watch)
             except Exception as exc:  # reported; retried on reconnection or after a backoff
                 self._fail(exc)
-                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), self._config.backoff.delay(failures))
+                await wait_event(changed, self._config.backoff.delay(failures))
                 failures += 1
                 continue
             failures = 0

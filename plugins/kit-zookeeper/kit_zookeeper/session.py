@@ -62,6 +62,23 @@ async def in_thread(function: Callable[[], T], name: str) -> T:
             thread.join()
 
 
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set; False if ``timeout`` seconds passed first.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives as
+    the event is set (CPython gh-86296), and a watch loop whose cancel was swallowed
+    never ends, so the instancer's close() waited for ever.
+    """
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
+
+
 class Session:
     """A kazoo client for ``config``; ``on_state(KazooState)`` is called on the loop.
 
@@ -130,13 +147,7 @@ class Session:
 
     async def wait_connected(self, timeout: float | None) -> bool:
         """Wait until a session is live; False if ``timeout`` seconds passed first."""
-        if self._connected.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except (TimeoutError, asyncio.TimeoutError):
-            return False
-        return True
+        return await wait_event(self._connected, timeout)
 
     async def run(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a kazoo ``*_async`` method and await its result (or its exception)."""

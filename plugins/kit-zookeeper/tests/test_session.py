@@ -8,7 +8,7 @@ import threading
 import pytest
 from kazoo.client import KazooState
 from kazoo.exceptions import NoNodeError
-from kit_zookeeper.session import Session, call_soon, in_thread
+from kit_zookeeper.session import Session, call_soon, in_thread, wait_event
 from kit_zookeeper_testlib import config, direct_client, stop_client
 
 from kitcore.testing.servers import ZooKeeperServer
@@ -79,3 +79,21 @@ async def test_wait_connected_gives_up_after_its_timeout(path: str) -> None:
         assert not await session.wait_connected(0.1)
     finally:
         await session.close()
+
+
+async def test_wait_event_times_out_and_sees_a_set_event() -> None:
+    event = asyncio.Event()
+    assert await wait_event(event, 0.01) is False
+    event.set()
+    assert await wait_event(event, None) is True
+
+
+async def test_a_cancel_that_arrives_as_the_event_is_set_is_not_swallowed() -> None:
+    # asyncio.wait_for on 3.11 returns here instead: the watch loop then never ended.
+    event = asyncio.Event()
+    waiting = asyncio.ensure_future(wait_event(event, 10))
+    await asyncio.sleep(0)
+    event.set()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
