@@ -50,6 +50,7 @@ from kitcore.concurrency import (
 from kitcore.errors import is_caller_fault
 from kitcore.lb import HealthyEndpoints, PowerOfTwoChoices, Retry, RoundRobin
 from kitcore.sd import FixedEndpointer
+from kitcore.testing.virtual_time import VirtualTimeLoop
 
 PLOT = Path(__file__).resolve().parent / "fleet.png"
 
@@ -210,7 +211,7 @@ def _healthy_fleet(n: int, sim: Sim) -> list[tuple[str, _sim.Work]]:
 
 
 def _overloaded_capacity() -> float:
-    loop = _sim.VirtualTimeLoop()
+    loop = VirtualTimeLoop()
     try:
         return _sim.overloaded(random.Random(0), loop)[1]
     finally:

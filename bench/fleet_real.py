@@ -37,6 +37,7 @@ from _report import machine, write_section
 from kitcore import Endpoint, describe
 from kitcore.client import Call
 from kitcore.testing.services import free_port
+from kitcore.testing.virtual_time import VirtualTimeLoop
 
 DURATION = 4.0
 RATE = 150.0
@@ -115,7 +116,7 @@ async def _serve(scenario: str, instance: str, port: int, seed: int) -> None:
 @contextlib.contextmanager
 def instances(scenario: fleet.Scenario, seed: int) -> Iterator[list[tuple[str, str]]]:
     """Start one process per instance; yield ``(name, host:port)``; kill them all after."""
-    loop = _sim.VirtualTimeLoop()
+    loop = VirtualTimeLoop()
     try:
         names = [name for name, _ in scenario.behaviours(fleet.Sim(loop, "names"))]
     finally:
@@ -204,7 +205,7 @@ def scenarios() -> list[fleet.Scenario]:
                 )
             )
             continue
-        loop = _sim.VirtualTimeLoop()
+        loop = VirtualTimeLoop()
         try:
             capacity = _sim.overloaded(random.Random(0), loop, workers=2, median=0.040)[1]
         finally:
