@@ -78,6 +78,19 @@ def failing(rng: random.Random, after: float = 0.001) -> Work:
     return work
 
 
+def black_hole() -> Work:
+    """Never answers: a stopped process or a lost network path (its socket still accepts).
+
+    The server-side copy of the deadline ends each call (as the caller's would), so
+    nothing piles up for ever.
+    """
+
+    async def work(request: Any) -> Any:
+        await asyncio.get_running_loop().create_future()  # never set
+
+    return work
+
+
 class SharedCpu:
     """``workers`` shared equally by the calls in progress (processor sharing).
 
