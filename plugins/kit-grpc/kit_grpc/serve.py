@@ -100,11 +100,18 @@ async def start(
     reflect: bool = True,
     max_message: int = MAX_MESSAGE,
     server_options: Iterable[tuple[str, Any]] = (),
+    interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
     **options: Any,
 ) -> Running:
-    """Build, bind and start the server for ``target`` (a service, or a list of them)."""
+    """Build, bind and start the server for ``target`` (a service, or a list of them).
+
+    ``interceptors`` go to ``grpc.aio.server`` (e.g. ``kit_grpc.admission.Admission``).
+    """
     host, port = parse_listen(url)
-    server = grpc.aio.server(options=[*channel_options(max_message), *server_options])
+    server = grpc.aio.server(
+        interceptors=list(interceptors) or None,
+        options=[*channel_options(max_message), *server_options],
+    )
     schemas = [add_service(server, s, package=package, **options) for s in _services(target)]
     names = [s.service for s in schemas]
     servicer = None
