@@ -258,11 +258,11 @@ SCENARIOS: list[Scenario] = [
         rate=500,
     ),
     Scenario(
-        "dead",
+        "black-hole",
         "5 instances, one a black hole (accepts calls, never answers)",
-        lambda sim: [*_healthy_fleet(4, sim), ("dead", _sim.black_hole())],
+        lambda sim: [*_healthy_fleet(4, sim), ("hole", _sim.black_hole())],
         rate=500,
-        watch="dead",
+        watch="hole",
     ),
     Scenario(
         "hiccups",
@@ -492,14 +492,20 @@ def targets(results: Sequence[Result]) -> list[str]:
             f"budget, {base.amplification:.2f}x without (Go kit); target <= 1.2x: "
             f"{verdict(best.amplification <= 1.2)}."
         )
-    base, best = by.get(("hiccups", "gokit")), by.get(("hiccups", "hedge"))
-    if base and best:
-        cut = base.p(99) / best.p(99)
-        extra = best.amplification - base.amplification
+    base, alone, both = (by.get(("hiccups", p)) for p in ("gokit", "hedge", "connect"))
+    if base and alone and both:
+        cut, extra = base.p(99) / alone.p(99), alone.amplification - base.amplification
+        cut2, extra2 = base.p(99) / both.p(99), both.amplification - base.amplification
         lines.append(
-            f"- one instance with 10 % 100 ms hiccups: hedging cuts p99 from "
-            f"{_ms(base.p(99))} ms to {_ms(best.p(99))} ms ({cut:.1f}x) for {extra:.1%} extra "
-            f"load; target >= 5x for <= 5 %: {verdict(cut >= 5 and extra <= 0.05)}."
+            f"- one instance with 10 % 100 ms hiccups: hedging alone (round robin) cuts p99 "
+            f"from {_ms(base.p(99))} ms to {_ms(alone.p(99))} ms ({cut:.1f}x) for "
+            f"{extra:.1%} extra load: the target (>= 5x for <= 5 %) is "
+            f"{verdict(cut >= 5 and extra <= 0.05)} by hedging alone; with P2C-EWMA under "
+            f"it, as connect chains them, {_ms(both.p(99))} ms ({cut2:.1f}x) for "
+            f"{extra2:.1%}: {verdict(cut2 >= 5 and extra2 <= 0.05)}. Alone, the backup "
+            "leaves only after the p98 delay, and the 2 % of calls that stall are that "
+            "tail, so the p98 estimate sits at the edge of the stall; the backup's own "
+            "latency adds to it (p99 >= p98 delay + a healthy call)."
         )
     base, p2c_, best = (by.get(("slow", p)) for p in ("gokit", "p2c", "ewma"))
     if base and p2c_ and best:
@@ -520,7 +526,7 @@ def targets(results: Sequence[Result]) -> list[str]:
             f"{base.goodput / overload.capacity:.0%} of capacity, p99 {_ms(base.p(99))} ms "
             "(every request runs into its deadline)."
         )
-    dead = {p: by.get(("dead", p)) for p in ("gokit", "timeouts", "p2c", "ewma", "connect")}
+    dead = {p: by.get(("black-hole", p)) for p in ("gokit", "timeouts", "p2c", "ewma", "connect")}
     if all(dead.values()):
         described = ", ".join(
             f"{p} {r.error_rate:.1%} errors, p99 {_ms(r.p(99))} ms, {r.watched_share:.1%} of "
