@@ -526,6 +526,20 @@ def targets(results: Sequence[Result]) -> list[str]:
             f"{base.goodput / overload.capacity:.0%} of capacity, p99 {_ms(base.p(99))} ms "
             "(every request runs into its deadline)."
         )
+    base, cut, both = (by.get(("overload", p)) for p in ("gokit", "timeouts", "all"))
+    if base and cut and both and overload.capacity:
+        lines += [
+            "",
+            f"Seen on the way: against one overloaded instance with no protection of its "
+            f"own, per-attempt timeouts make things worse (goodput "
+            f"{cut.goodput / overload.capacity:.0%} of capacity, Go kit's "
+            f"{base.goodput / overload.capacity:.0%}): each attempt gives up at its share "
+            "of the deadline and retries the only instance, which still works on the "
+            "abandoned attempts until the call's deadline (the simulator's servers, like "
+            "kit-http's, are not stopped by a caller that goes away; kit-grpc's are). "
+            f"With the server's own admission control (`all`) goodput is "
+            f"{both.goodput / overload.capacity:.0%}: protect servers, not only clients.",
+        ]
     dead = {p: by.get(("black-hole", p)) for p in ("gokit", "timeouts", "p2c", "ewma", "connect")}
     if all(dead.values()):
         described = ", ".join(
