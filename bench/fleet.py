@@ -435,20 +435,26 @@ def plot(results: Sequence[Result], path: Path) -> None:
     scenarios = list(dict.fromkeys(r.scenario for r in results))
     policies = list(dict.fromkeys(r.policy for r in results))
     by = {(r.scenario, r.policy): r for r in results}
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
+    colours = plt.get_cmap("tab20").colors  # one per policy: the default cycle repeats at 10
     width = 0.8 / len(policies)
     for k, policy in enumerate(policies):
         xs = [i + (k - (len(policies) - 1) / 2) * width for i in range(len(scenarios))]
-        top.bar(xs, [by[(s, policy)].p(99) * 1000 for s in scenarios], width, label=policy)
-        bottom.bar(xs, [by[(s, policy)].amplification for s in scenarios], width)
+        colour = colours[k % len(colours)]
+        p99s = [by[(s, policy)].p(99) * 1000 for s in scenarios]
+        top.bar(xs, p99s, width, color=colour, label=policy)
+        bottom.bar(xs, [by[(s, policy)].amplification for s in scenarios], width, color=colour)
     top.set_yscale("log")
     top.set_ylabel("p99 latency, ms (log)")
-    top.legend(ncol=4, fontsize=8)
     bottom.set_ylabel("load amplification\n(attempts / requests)")
     bottom.axhline(1.0, color="grey", linewidth=0.5)
     bottom.set_xticks(range(len(scenarios)), scenarios)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=colours[k % len(colours)]) for k in range(len(policies))
+    ]
+    fig.legend(handles, policies, loc="lower center", ncol=len(policies) // 2, fontsize=8)
     fig.suptitle("kit fleet simulator: p99 and load amplification per policy (virtual time)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
