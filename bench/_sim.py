@@ -1,12 +1,10 @@
 """The fleet simulator's machinery: virtual time, simulated instances, and what they measure.
 
-``VirtualTimeLoop`` is an asyncio event loop whose clock is a number: when no callback
-is ready it jumps to the next timer instead of sleeping, so kit's real Retry,
-balancers and middlewares run unmodified, thousands of simulated seconds a minute, and
-the same seed gives the same run. ``kitcore.context`` measures deadlines with
-``time.monotonic()`` (asyncio's timeouts use ``loop.time()``), so :func:`virtual_clock`
-points the deadline arithmetic at the loop's clock for the run, or a deadline would
-never shrink in virtual time.
+``kitcore.testing.virtual_time.VirtualTimeLoop`` is an asyncio event loop whose clock
+is a number: when no callback is ready it jumps to the next timer instead of sleeping.
+kit measures deadlines on the running loop's clock (``kitcore.context.now``), so kit's
+real Retry, balancers and middlewares run on it unmodified, thousands of simulated
+seconds a minute, and the same seed gives the same run.
 
 An :class:`Instance` is one simulated server: a behaviour (latency distribution and
 failure mode), optional server middleware (the concurrency limits under test), and a
@@ -19,78 +17,20 @@ the deadline passes, as a real one does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import math
 import random
-import selectors
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import kitcore.context
 from kitcore import Endpoint, Middleware, Unavailable, context
-
-
-class _JumpingSelector(selectors.SelectSelector):
-    """A selector that, when no file is ready, advances the loop's clock by the timeout."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop: VirtualTimeLoop | None = None
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        ready = super().select(0)
-        if ready:
-            return ready
-        if timeout is None:
-            raise RuntimeError("virtual time: nothing is ready and no timer is due (deadlock)")
-        assert self.loop is not None
-        self.loop.advance(timeout)
-        return []
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on virtual time: the clock jumps to the next timer when idle."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._virtual_now = start
-        selector = _JumpingSelector()
-        super().__init__(selector)
-        selector.loop = self
-
-    def time(self) -> float:
-        """The virtual clock, in seconds."""
-        return self._virtual_now
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward (the selector does it when the loop is idle)."""
-        if seconds > 0:
-            self._virtual_now += seconds
-
-
-@contextlib.contextmanager
-def virtual_clock(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Make ``kitcore.context``'s deadlines read ``loop.time()`` for the ``with`` block."""
-    # kitcore.context calls time.monotonic() through its module global ``time``.
-    namespace = vars(kitcore.context)
-    real = namespace["time"]
-    namespace["time"] = types.SimpleNamespace(monotonic=loop.time)
-    try:
-        yield
-    finally:
-        namespace["time"] = real
+from kitcore.testing import virtual_time
 
 
 def run(main: Callable[[], Any]) -> Any:
-    """Run the coroutine function ``main`` on a fresh VirtualTimeLoop, kit on its clock."""
-    loop = VirtualTimeLoop()
-    try:
-        with virtual_clock(loop):
-            return loop.run_until_complete(main())
-    finally:
-        loop.close()
+    """Run the coroutine function ``main`` on a fresh VirtualTimeLoop."""
+    return virtual_time.run(main)
 
 
 # -- behaviours: what one simulated instance does with a request ---------------------------
@@ -134,6 +74,19 @@ def failing(rng: random.Random, after: float = 0.001) -> Work:
     async def work(request: Any) -> Any:
         await asyncio.sleep(after)
         raise Unavailable("instance down")
+
+    return work
+
+
+def black_hole() -> Work:
+    """Never answers: a stopped process or a lost network path (its socket still accepts).
+
+    The server-side copy of the deadline ends each call (as the caller's would), so
+    nothing piles up for ever.
+    """
+
+    async def work(request: Any) -> Any:
+        await asyncio.get_running_loop().create_future()  # never set
 
     return work
 

@@ -4,8 +4,12 @@ Go kit threads a ``context.Context`` through every call. In Python the same job 
 by ``contextvars``: transports and middleware set values here, asyncio copies them into
 every task the request starts, and no function needs an extra ``ctx`` argument.
 
-The deadline is an absolute ``time.monotonic()`` instant. Setting a deadline never
-extends one already in force: the earlier of the two wins, as in Go.
+The deadline is an absolute instant on :func:`now`'s clock: the running event loop's
+(``loop.time()``, the clock asyncio's own timeouts and sleeps run on), or
+``time.monotonic()`` outside one. Measuring on the loop's clock is what lets a loop
+with another notion of time (``kitcore.testing.virtual_time``) run kit's real deadline
+arithmetic unchanged; on asyncio's default loop the two clocks are the same. Setting a
+deadline never extends one already in force: the earlier of the two wins, as in Go.
 """
 
 from __future__ import annotations
@@ -54,19 +58,30 @@ def set_values(**kv: Any) -> None:
     _values.set(MappingProxyType({**_values.get(), **kv}))
 
 
+def now() -> float:
+    """The clock deadlines are measured on: the running loop's ``time()``, else monotonic."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:  # no loop in this thread
+        return time.monotonic()
+
+
 def deadline() -> float | None:
-    """Return the current deadline as a ``time.monotonic()`` instant, or None."""
+    """Return the current deadline as an instant on :func:`now`'s clock, or None."""
     return _deadline.get()
 
 
 def remaining() -> float | None:
     """Return the seconds left before the deadline (may be negative), or None when unbounded."""
     d = _deadline.get()
-    return None if d is None else d - time.monotonic()
+    return None if d is None else d - now()
 
 
 def set_deadline(instant: float | None) -> None:
-    """Set the deadline for the rest of the current context; an earlier one stays in force."""
+    """Set the deadline (an instant on :func:`now`'s clock) for the rest of the context.
+
+    An earlier deadline already in force stays.
+    """
     current = _deadline.get()
     if instant is not None and (current is None or instant < current):
         _deadline.set(instant)
@@ -86,7 +101,7 @@ class timeout:  # lower case: to its callers a function, ``with timeout(2.0):``
     def __enter__(self) -> None:
         if self._seconds is None:
             return
-        instant = time.monotonic() + self._seconds
+        instant = now() + self._seconds
         current = _deadline.get()
         if current is None or instant < current:
             self._token = _deadline.set(instant)

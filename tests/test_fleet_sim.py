@@ -18,6 +18,11 @@ from kitcore import DeadlineExceeded, context
 from kitcore.lb import Retry, RoundRobin
 from kitcore.sd import FixedEndpointer
 
+# bench/ holds grpc.py (the gRPC benchmark): left on the path (this module and
+# bench/fleet.py both put it there), it would shadow the grpc package for every test
+# module collected after this one.
+sys.path[:] = [p for p in sys.path if p != str(Path(__file__).resolve().parent.parent / "bench")]
+
 
 def test_the_clock_jumps_to_each_timer_in_order_without_sleeping() -> None:
     order: list[tuple[str, float]] = []

@@ -56,7 +56,7 @@ def test_tokens_and_withdrawals_expire_after_ttl() -> None:
     assert budget.balance == 0
 
 
-def test_steady_traffic_retries_at_most_percent_plus_reserve() -> None:
+def test_steady_traffic_retries_at_most_percent_not_percent_plus_the_floor() -> None:
     clock = Clock()
     budget = RetryBudget(ttl=10, min_retries_per_second=1, percent_can_retry=0.1, clock=clock)
     retries = 0
@@ -64,8 +64,20 @@ def test_steady_traffic_retries_at_most_percent_plus_reserve() -> None:
         clock.now = tick / 100
         budget.deposit()
         retries += budget.try_withdraw()
-    # 10% of the requests plus one per second, plus the first window's reserve.
-    assert 1000 <= retries <= 1000 + 100 + 10
+    # 10% of the requests; the floor (1/s) only lends the first window a head start.
+    assert 1000 <= retries <= 1000 + 10
+
+
+def test_light_traffic_gets_the_floor_of_retries() -> None:
+    clock = Clock()
+    budget = RetryBudget(ttl=10, min_retries_per_second=1, percent_can_retry=0.2, clock=clock)
+    retries = 0
+    for second in range(100):  # 1 request/s, each wanting three retries
+        clock.now = float(second)
+        budget.deposit()
+        retries += sum(budget.try_withdraw() for _ in range(3))
+    # 20% alone would allow 20; the floor allows one a second.
+    assert 95 <= retries <= 110
 
 
 def test_bad_budgets_are_refused() -> None:
@@ -90,6 +102,17 @@ async def test_an_outage_under_concurrent_load_costs_at_most_the_budget() -> Non
         exhausted = [r for r in results if isinstance(r, RetryError) and r.reason]
         assert exhausted and all(isinstance(r.final, Unavailable) for r in exhausted)
         assert "retry budget exhausted" in str(exhausted[0])
+
+
+async def test_the_default_budget_caps_an_outage_at_1_2x_at_any_rate() -> None:
+    async with Fleet("a:1", "b:2", "c:3") as fleet:
+        for instance in fleet.instances.values():
+            instance.failing = True
+        call = retry(3, 5.0, RoundRobin(fleet.endpointer), budget=RetryBudget())
+        results = await asyncio.gather(*(call(i) for i in range(1000)), return_exceptions=True)
+        assert all(isinstance(r, RetryError) for r in results)
+        # 20% of 1,000 requests: 200 retries; the 10/s floor (100 in 10 s) is not added.
+        assert sum(i.calls for i in fleet.instances.values()) == 1200
 
 
 def test_histogram_quantiles_are_within_five_percent() -> None:

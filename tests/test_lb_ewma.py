@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from kitcore import context
 from kitcore.endpoint import Endpoint
 from kitcore.errors import NotFound, Unavailable
 from kitcore.lb import PeakEwma, RoundRobin, retry
+from kitcore.lb.attempt import attempt_deadline
 from kitcore.sd import FixedEndpointer
 from kitcore.testing.lb import Fleet
 
@@ -136,3 +138,29 @@ async def test_round_robin_as_the_baseline_sends_the_slow_instance_its_share() -
     balancer = RoundRobin(FixedEndpointer(endpoints))
     picks = [await (await balancer.endpoint())(None) for _ in range(100)]
     assert picks.count("slow") == 20
+
+
+async def test_a_call_its_caller_cancels_costs_nothing_but_one_cut_by_its_timeout_does() -> None:
+    async with Fleet("a:1", "b:2") as fleet:
+        balancer = PeakEwma(fleet.endpointer, rng=random.Random(5), penalty=2.0)
+        await balancer.endpoint()  # a pairing of the two: both are wrapped now
+        by_name = {await m.endpoint(None): m for m in balancer._measured}
+        a = by_name["a:1"]
+        fleet["a:1"].hung = True
+
+        caller_gone = asyncio.ensure_future(a(None))
+        await fleet.until(lambda: fleet["a:1"].in_flight == 1)
+        caller_gone.cancel()  # the caller went away: that says nothing of a:1
+        await asyncio.gather(caller_gone, return_exceptions=True)
+        assert a.in_flight == 0 and not a.measured
+
+        token = attempt_deadline.set(context.now() - 1.0)  # this attempt's time is up
+        try:
+            cut = asyncio.ensure_future(a(None))  # the task copies the context
+        finally:
+            attempt_deadline.reset(token)
+        await fleet.until(lambda: fleet["a:1"].in_flight == 1)
+        cut.cancel()  # as Retry's attempt timeout does
+        await asyncio.gather(cut, return_exceptions=True)
+        assert a.in_flight == 0 and a.measured and a.cost >= 2.0  # as slow as a failure
+        fleet["a:1"].release()

@@ -9,6 +9,7 @@ import pytest
 
 from kitcore.errors import Unavailable
 from kitcore.lb import Hedge, RetryBudget, RoundRobin, retry
+from kitcore.sd import FixedEndpointer
 from kitcore.testing.lb import Fleet
 
 
@@ -115,3 +116,30 @@ async def test_under_retry_with_instances_leaving_and_joining_mid_flight() -> No
         assert "a:1" not in answers
         assert "d:4" in answers[30:]
         assert fleet["a:1"].in_flight == 0  # every hung attempt was hedged and cancelled
+
+
+async def test_an_attempt_that_fails_as_the_call_is_cancelled_leaves_no_unretrieved_error() -> None:
+    """The attempt's own deadline and the caller's fire together: its error is consumed."""
+    attempts: list[asyncio.Task[object]] = []
+    answered = 0
+
+    async def endpoint(request: object) -> object:
+        nonlocal answered
+        if answered < 60:
+            answered += 1
+            return request
+        task = asyncio.current_task()
+        assert task is not None
+        attempts.append(task)
+        raise Unavailable("failed just as the caller gave up")
+
+    hedge = Hedge(RoundRobin(FixedEndpointer([endpoint])))
+    await warm(hedge)
+    call = asyncio.ensure_future((await hedge.endpoint())("x"))
+    await asyncio.sleep(0)  # the call has started its first attempt's task, not yet run
+    call.cancel()  # the attempt fails in the next loop iteration, then the call is cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert len(attempts) == 1 and attempts[0].done()
+    # asyncio would log "Task exception was never retrieved" for it when collected.
+    assert not attempts[0]._log_traceback  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from kitcore import context
@@ -50,9 +51,15 @@ def concurrency_limit(limiter: Limiter) -> Middleware:
     return middleware
 
 
-def end_cancelled(permit: Permit) -> None:
-    """End the permit of a cancelled call: dropped when its deadline passed, else ignored."""
-    left = context.remaining()
+def end_cancelled(
+    permit: Permit, remaining: Callable[[], float | None] = context.remaining
+) -> None:
+    """End the permit of a cancelled call: dropped when its deadline passed, else ignored.
+
+    ``remaining()`` says the seconds the call has left: the ``kitcore.context``
+    deadline's by default, or a transport's own count (gRPC's ``time_remaining``).
+    """
+    left = remaining()
     if left is not None and left <= _TIMER_SLACK:
         permit.dropped()
     else:

@@ -24,7 +24,6 @@ or a hedge that won (nobody's): ``timed_out()`` tells them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from typing import Any
@@ -33,7 +32,7 @@ from kitcore import context
 from kitcore.lb.latency import LatencyHistogram
 
 attempt_deadline: ContextVar[float | None] = ContextVar("kit_attempt_deadline", default=None)
-"""The ``time.monotonic()`` instant the current attempt's wait ends at, set by Retry."""
+"""The instant (on ``kitcore.context.now``'s clock) the current attempt's wait ends at."""
 
 
 def timed_out() -> bool:
@@ -42,7 +41,7 @@ def timed_out() -> bool:
     A tracker asks this when a call it wraps is cancelled: True means the instance was
     too slow; False means the caller went away or another attempt answered first.
     """
-    now = time.monotonic()
+    now = context.now()
     bound = attempt_deadline.get()
     if bound is not None and now >= bound:
         return True
@@ -66,7 +65,7 @@ class AttemptTimeout:
         min_samples: int = 20,
         key: Callable[[Any], Hashable] = _one_key,
         window: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = context.now,
     ) -> None:
         if multiplier < 1:
             raise ValueError(f"multiplier must be >= 1, got {multiplier}")
@@ -80,14 +79,15 @@ class AttemptTimeout:
         self.min_samples = min_samples
         self._key = key
         self._window = window
-        self._clock = clock
+        self.clock = clock
+        """The clock attempts are timed on (the running loop's by default, as deadlines are)."""
         self._latencies: dict[Hashable, LatencyHistogram] = {}
 
     def _histogram(self, request: Any) -> LatencyHistogram:
         key = self._key(request)
         histogram = self._latencies.get(key)
         if histogram is None:
-            histogram = self._latencies[key] = LatencyHistogram(self._window, self._clock)
+            histogram = self._latencies[key] = LatencyHistogram(self._window, self.clock)
         return histogram
 
     def observe(self, request: Any, seconds: float) -> None:

@@ -4,10 +4,12 @@ A fixed ``Retry(3)`` triples the load on a service that is already failing, whic
 how a partial outage becomes a full one. A budget ties retries to the traffic: every
 request deposits, every retry withdraws, and a retry the budget cannot pay for fails
 at once with the last error. Tokens live in a sliding window of ``ttl`` seconds, so
-the budget follows the recent rate; ``min_retries_per_second`` keeps a little room for
-retries when traffic is light (a single caller still gets its retries), and
-``percent_can_retry`` caps them under load (20%: at most 1.2x the load in an outage,
-however many attempts ``Retry`` allows). Defaults are Finagle's (10 s, 10/s, 20%).
+the budget follows the recent rate. ``percent_can_retry`` caps retries under load (20%:
+at most 1.2x the load in an outage, however many attempts ``Retry`` allows), and
+``min_retries_per_second`` is a floor for light traffic (a single caller still gets
+its retries): a window allows the larger of the two, never their sum, so the cap holds
+at any rate. (Finagle adds the two, so its outage costs 1.2x plus 10/s.) Defaults are
+Finagle's figures (10 s, 10/s, 20%).
 
 Use one budget per client (per downstream service), shared by all its callers.
 """
@@ -77,28 +79,32 @@ class RetryBudget:
         self.ttl = ttl
         self.min_retries_per_second = min_retries_per_second
         self.percent_can_retry = percent_can_retry
-        self._counter = WindowedCounter(ttl, clock=clock)
-        # With percent 0 only the reserve pays: a withdrawal then costs one reserve token.
+        self._deposits = WindowedCounter(ttl, clock=clock)
+        self._withdrawals = WindowedCounter(ttl, clock=clock)
+        # With percent 0 only the floor pays: a withdrawal then costs one floor token.
         self._withdrawal = int(_SCALE / percent_can_retry) if percent_can_retry else _SCALE
         self._deposit = _SCALE if percent_can_retry else 0
-        self._reserve = int(min_retries_per_second * ttl) * self._withdrawal
+        self._floor = int(min_retries_per_second * ttl) * self._withdrawal
 
     def deposit(self) -> None:
         """Record one request: it earns ``percent_can_retry`` of a retry."""
         if self._deposit:
-            self._counter.add(self._deposit)
+            self._deposits.add(self._deposit)
+
+    def _tokens(self) -> int:
+        return max(self._deposits.sum(), self._floor) - self._withdrawals.sum()
 
     def try_withdraw(self) -> bool:
         """Take one retry's worth of tokens; False (and nothing taken) when the budget is spent."""
-        if self._counter.sum() + self._reserve < self._withdrawal:
+        if self._tokens() < self._withdrawal:
             return False
-        self._counter.add(-self._withdrawal)
+        self._withdrawals.add(self._withdrawal)
         return True
 
     @property
     def balance(self) -> int:
         """How many retries the budget would pay for now."""
-        return max(0, (self._counter.sum() + self._reserve) // self._withdrawal)
+        return max(0, self._tokens() // self._withdrawal)
 
     def __repr__(self) -> str:
         return (

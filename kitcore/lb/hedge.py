@@ -130,6 +130,12 @@ class Hedge:
             if pending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*pending, return_exceptions=True)
+            for task in tasks:
+                # An attempt that failed as the call was cancelled (its own deadline and
+                # the caller's fire together) was never awaited: consume its error, or
+                # asyncio reports it as never retrieved.
+                if task.done() and not task.cancelled():
+                    task.exception()
 
     async def _other(self, primary: Endpoint) -> Endpoint | None:
         """Another endpoint than ``primary``; None when the balancer offers no other."""

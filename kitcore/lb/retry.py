@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -207,8 +206,8 @@ async def _bounded_attempt(
     left = context.remaining()
     assert left is not None  # retry() always sets a deadline
     bound = policy.timeout(request, left, attempts_left)
-    start = time.perf_counter()
-    token = attempt_deadline.set(time.monotonic() + bound)
+    start = policy.clock()
+    token = attempt_deadline.set(context.now() + bound)
     # The callee still sees the call's deadline (a server is told how long the caller
     # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
     try:
@@ -223,7 +222,7 @@ async def _bounded_attempt(
         raise DeadlineExceeded("deadline exceeded") from None
     finally:
         attempt_deadline.reset(token)
-    policy.observe(request, time.perf_counter() - start)
+    policy.observe(request, policy.clock() - start)
     return result
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
+from kitcore import context
 from kitcore.errors import DeadlineExceeded, InvalidArgument
 
 T = TypeVar("T")
@@ -54,12 +55,12 @@ def _millis(headers: Mapping[str, str], name: str) -> int | None:
 def deadline_of(
     headers: Mapping[str, str] | None, cap: float | None, wall_clock: bool = True
 ) -> float | None:
-    """The request's deadline as a ``time.monotonic()`` instant (None: unbounded).
+    """The request's deadline as an instant on ``kitcore.context.now()``'s clock (None: unbounded).
 
     The earliest of: receipt + ``Kit-Timeout``, ``Kit-Deadline`` (when ``wall_clock``)
     and receipt + ``cap`` seconds. A malformed header raises InvalidArgument.
     """
-    now = time.monotonic()
+    now = context.now()
     instant = None if cap is None else now + cap
     if not headers:
         return instant
@@ -116,7 +117,7 @@ class Deadlines:
 
         An instant already past raises DeadlineExceeded at once, ``awaitable`` unstarted.
         """
-        if instant <= time.monotonic():
+        if instant <= context.now():
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()
             raise DeadlineExceeded("deadline exceeded before the call started")
@@ -184,14 +185,14 @@ class Deadlines:
             self._timer.cancel()
         loop = self._loop
         assert loop is not None
-        # The loop's clock need not be time.monotonic() (uvloop's is not): go by delay.
-        self._timer = loop.call_later(max(0.0, instant - time.monotonic()), self._fire)
+        # The loop's clock need not be context.now() (uvloop's is not): go by delay.
+        self._timer = loop.call_later(max(0.0, instant - context.now()), self._fire)
         self._armed = instant
 
     def _fire(self) -> None:
         self._timer, self._armed = None, float("inf")
         heap = self._heap
-        now = time.monotonic()
+        now = context.now()
         while heap and (heap[0].task is None or heap[0].instant <= now):
             call = heapq.heappop(heap)
             task = call.task

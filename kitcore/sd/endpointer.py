@@ -10,12 +10,11 @@ seconds, after which callers get ``Unavailable`` instead of stale endpoints.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from kitcore.context import enforce
+from kitcore.context import enforce, now
 from kitcore.endpoint import Endpoint
 from kitcore.errors import Unavailable
 from kitcore.sd.event import Event
@@ -77,7 +76,7 @@ class Endpointer:
             raise Unavailable("endpointer is closed")
         error = self._error
         if error is not None and self._invalidate_at is not None:
-            if not self._invalidated and time.monotonic() >= self._invalidate_at:
+            if not self._invalidated and now() >= self._invalidate_at:
                 self._invalidate()
             if self._invalidated:
                 raise Unavailable(f"service discovery failing: {error}") from error
@@ -127,7 +126,7 @@ class Endpointer:
         if self._invalidate_after is None or self._error is not None:
             return  # keep the first error and its deadline, as Go kit does
         self._error = error
-        self._invalidate_at = time.monotonic() + self._invalidate_after
+        self._invalidate_at = now() + self._invalidate_after
         self._timer = asyncio.get_running_loop().call_later(
             self._invalidate_after, self._invalidate
         )

@@ -7,7 +7,9 @@ backend's real server; a failure is an AssertionError saying what was expected a
   backend), :func:`check_registrar`; :class:`MemoryBackend` passes both;
 - metrics: :func:`check_provider` (with a :class:`MetricsReader` reading values back);
 - breakers: :func:`check_breaker`; limiters: :func:`check_allower`, :func:`check_waiter`;
-- tracers: :func:`check_tracer` (the middleware is transparent; spans are the backend's).
+- tracers: :func:`check_tracer` (the middleware is transparent; spans are the backend's);
+- time: :class:`VirtualTimeLoop` (and ``kitcore.testing.virtual_time.run``): timeouts and
+  deadlines on a clock that jumps to the next timer.
 
 The real servers tests start (etcd, ZooKeeper, dnsmasq, Prometheus) are in
 ``kitcore.testing.servers``, and are pytest fixtures through kit's pytest plugin
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         registered_process,
     )
     from kitcore.testing.tracing import Tracer, check_tracer
+    from kitcore.testing.virtual_time import VirtualTimeLoop
 
 _LAZY = {
     "check_breaker": "kitcore.testing.breaker",
@@ -49,6 +52,7 @@ _LAZY = {
     "registered_process": "kitcore.testing.sd",
     "check_tracer": "kitcore.testing.tracing",
     "Tracer": "kitcore.testing.tracing",
+    "VirtualTimeLoop": "kitcore.testing.virtual_time",
 }
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "MemoryReader",
     "MetricsReader",
     "Tracer",
+    "VirtualTimeLoop",
     "check_allower",
     "check_breaker",
     "check_instancer",

@@ -4,7 +4,8 @@ Serve a typed service with ``kit_grpc.serve.serve(service, "grpc://host:port")``
 module shares the name, so it is not re-exported here) or ``add_service`` on your own
 ``grpc.aio.Server``, with protobuf derived at run time from its signatures;
 bind single endpoints Go kit style with ``Server`` and ``ClientEndpoint``; call a typed
-service with ``kitcore.connect(Service, "grpc://host:port")``.
+service with ``kitcore.connect(Service, "grpc://host:port")``; shed load before decoding
+with the ``kit_grpc.admission.Admission`` interceptor.
 """
 
 from __future__ import annotations

@@ -87,15 +87,19 @@ async def start(
     reflect: bool = True,
     max_message: int = MAX_MESSAGE,
     server_options: Iterable[tuple[str, Any]] = (),
+    interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
     **options: Any,
 ) -> Running:
-    """Build, bind and start the server for ``target`` (a service, or a list of them)."""
+    """Build, bind and start the server for ``target`` (a service, or a list of them).
+
+    ``interceptors`` go to ``grpc.aio.server`` (e.g. ``kit_grpc.admission.Admission``).
+    """
     host, port = parse_listen(url)
     check_listen(host, port)
     # grpc sets SO_REUSEPORT by default: a second server on a taken port would then bind
     # beside the first and take half its connections instead of failing.
     channel_args = [*channel_options(max_message), ("grpc.so_reuseport", 0), *server_options]
-    server = grpc.aio.server(options=channel_args)
+    server = grpc.aio.server(interceptors=list(interceptors) or None, options=channel_args)
     schemas = [add_service(server, s, package=package, **options) for s in _services(target)]
     names = [s.service for s in schemas]
     servicer = None

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kitcore import DeadlineExceeded, closing, connect
-from kitcore.lb import RoundRobin
+from kitcore.lb import RetryBudget, RoundRobin
 from kitcore.testing.services import free_port, wait_port
 
 KIT = Path(sys.executable).with_name("kit")
@@ -77,8 +77,18 @@ async def test_a_stopped_instance_costs_no_failed_call(
     instances: list[tuple[str, subprocess.Popen[bytes]]],
 ) -> None:
     target = static(instances)
+    # Round robin sends half the calls to the stopped instance: each needs a retry, more
+    # than the default budget's 10/s floor pays for at this rate, so the budget is sized.
+    budget = RetryBudget(percent_can_retry=0.6)
     async with closing(
-        connect(StringService, target, timeout=5.0, balancer=RoundRobin, outliers=False)
+        connect(
+            StringService,
+            target,
+            timeout=5.0,
+            balancer=RoundRobin,
+            outliers=False,
+            retry_budget=budget,
+        )
     ) as remote:
         for _ in range(40):  # learn the method's latency while both are healthy
             assert await remote.uppercase("x") == "X"
