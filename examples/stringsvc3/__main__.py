@@ -22,7 +22,11 @@ DEFAULT_BREAKER = BreakerSettings()
 
 @click.command()
 @click.option("--listen", default=":8080", show_default=True, help="HTTP listen address.")
-@click.option("--proxy", default="", help="Instances to proxy uppercase to: h1:p1,h2:p2,...")
+@click.option(
+    "--proxy",
+    default="",
+    help="Instances to proxy uppercase to: h1:p1,h2:p2,... or a discovery URL (etcd://...).",
+)
 @click.option(
     "--breaker-fail-max",
     type=click.IntRange(min=1),

@@ -12,15 +12,17 @@ from kit_otel import Tracing
 from kit_pybreaker import PyBreaker
 from kit_ratelimit import PyrateLimiter
 
+from examples.apigateway.display import public_url
 from examples.stringsvc1.transport import Service, UppercaseRequest, UppercaseResponse
 from kitcore.circuitbreaker import circuit_breaker
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument
-from kitcore.lb import Retry, RoundRobin
+from kitcore.lb import AttemptTimeout, Retry, RoundRobin
 from kitcore.log import Logger
 from kitcore.metrics import DiscardProvider, Provider
 from kitcore.ratelimit import erroring_limiter
-from kitcore.sd import Endpointer, Factory, FixedInstancer
+from kitcore import sd
+from kitcore.sd import Endpointer, Factory, FixedInstancer, Instancer
 
 QPS = 100
 """Largest rate of calls sent to one instance (and the burst it may take at once)."""
@@ -125,7 +127,11 @@ def proxying_middleware(
     breaker: BreakerSettings = BreakerSettings(),
     tracing: Tracing | None = None,
 ) -> tuple[Callable[[Service], Service], Callable[[], Awaitable[None]] | None]:
-    """The middleware proxying to ``instances`` (``"h1:p1,h2:p2"``) and what closes it.
+    """The middleware proxying to ``instances`` and what closes it.
+
+    ``instances`` is a list (``"h1:p1,h2:p2"``, as the tutorial's ``-proxy``) or a
+    discovery URL (``etcd://127.0.0.1:2379/services/stringsvc``) whose Instancer
+    follows the instances as they register, die and come back.
 
     ``metrics`` receives the breakers' state metrics (discarded when None); with
     ``tracing`` each proxied call is a span, with a child span per attempt.
@@ -133,12 +139,23 @@ def proxying_middleware(
     if not instances:
         logger.log(proxy_to="none")
         return (lambda next_: next_), None
-    found = [i.strip() for i in instances.split(",") if i.strip()]
-    logger.log(proxy_to=f"[{' '.join(found)}]")
-    instancer = FixedInstancer(found)
+    instancer: Instancer
+    if "://" in instances:
+        logger.log(proxy_to=public_url(instances))
+        instancer = sd.instancer(instances)
+    else:
+        found = [i.strip() for i in instances.split(",") if i.strip()]
+        logger.log(proxy_to=f"[{' '.join(found)}]")
+        instancer = FixedInstancer(found)
     factory = uppercase_proxy_factory(logger, metrics or DiscardProvider(), breaker, tracing)
     endpointer = Endpointer(instancer, factory, logger=logger)
-    retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer))
+    # Beyond the tutorial: each attempt gets its share of the time left, so an instance
+    # that hangs (stopped, not dead) costs one share of the 250 ms and a retry still
+    # reaches another instance in time. No shorter bound learnt from latencies: on a
+    # loaded machine the loop's own lag exceeds it, and attempts cut short for that
+    # would open healthy instances' breakers.
+    per_attempt = AttemptTimeout(floor=MAX_TIME / MAX_ATTEMPTS)
+    retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer), attempt_timeout=per_attempt)
     if tracing is not None:
         retry = tracing.call_middleware(service=SERVICE, method="uppercase")(retry)
 

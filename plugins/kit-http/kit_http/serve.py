@@ -345,8 +345,8 @@ async def _granian(
         await asyncio.gather(notify, return_exceptions=True)
 
 
-def run(coro: Any) -> None:
-    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop."""
+def run(coro: Any) -> Any:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop; return its result."""
     try:
         import uvloop
     except ImportError:
@@ -355,7 +355,7 @@ def run(coro: Any) -> None:
         runner = uvloop.run
     # Outside the except block: run there, every error would carry the ImportError as its
     # context ("during handling of the above exception").
-    runner(coro)
+    return runner(coro)
 
 
 @click.command("serve")
