@@ -36,13 +36,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _http import free_port, percentile, wait_port
 from _report import machine, write_section
 
 from kitcore.testing.servers import etcd_server
+
+ROOT = Path(__file__).resolve().parent.parent
 
 INSTANCES = 4
 WARMUP = 2_000
@@ -52,9 +53,7 @@ BODY = b'{"s":"hello, world"}'
 
 
 @contextmanager
-def process(
-    argv: list[str], log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
+def process(argv: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` with output to ``log``; SIGCONT then SIGTERM (then SIGKILL) at the end."""
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -14,6 +14,7 @@ from kit_ratelimit import PyrateLimiter
 
 from examples.apigateway.display import public_url
 from examples.stringsvc1.transport import Service, UppercaseRequest, UppercaseResponse
+from kitcore import sd
 from kitcore.circuitbreaker import circuit_breaker
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument
@@ -21,7 +22,6 @@ from kitcore.lb import AttemptTimeout, Retry, RoundRobin
 from kitcore.log import Logger
 from kitcore.metrics import DiscardProvider, Provider
 from kitcore.ratelimit import erroring_limiter
-from kitcore import sd
 from kitcore.sd import Endpointer, Factory, FixedInstancer, Instancer
 
 QPS = 100

@@ -76,7 +76,9 @@ class ZooKeeperRegistrar(BaseRegistrar):
                 f"zookeeper denied registering under {self._config.path}: {type(exc).__name__}"
             ) from exc
         except AuthFailedError as exc:
-            raise Unauthenticated(f"zookeeper refused the credentials: {type(exc).__name__}") from exc
+            raise Unauthenticated(
+                f"zookeeper refused the credentials: {type(exc).__name__}"
+            ) from exc
 
     async def _deregister(self) -> None:
         self._wanted = False
