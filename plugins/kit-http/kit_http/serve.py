@@ -240,6 +240,10 @@ async def _hypercorn(
     config.h11_max_incomplete_size = limits.max_header_bytes
     # Any read, not only the headers': hypercorn has no header-only timeout.
     config.read_timeout = int(limits.header_timeout) or 1
+    # A connection is "idle" from its accept (and after each response) until a whole
+    # request head has arrived: this bound closes a header trickled a byte a second,
+    # which no per-read timeout catches. Idle keep-alive connections close after it too.
+    config.keep_alive_timeout = limits.header_timeout
     stopping = asyncio.Event()
     ready = asyncio.Event()
 
