@@ -77,8 +77,10 @@ class Handler:
         request_type: Any = None,
         reads_body: bool = True,
         method: Callable[..., Awaitable[Any]] | None = None,
+        name: str = "",
     ) -> None:
         self.endpoint = endpoint
+        self.name = name
         # A service method with no middleware is called straight from the request Struct's
         # fields, saving the endpoint wrapper's frame on the hot path.
         self.method = method
@@ -103,6 +105,7 @@ class Handler:
         self.before = options.before
         self.after = options.after
         self.finalizer = options.finalizer
+        self.rejected = options.rejected
         self.accepted = frozenset(t.encode("latin-1") for t in options.content_types)
         self.accepted_text = frozenset(options.content_types)
         self.needs_request = options.needs_request or decode is not None
@@ -153,6 +156,7 @@ class Handler:
         if request is None and self.needs_request:
             request = Request(scope, params)
         timeout_header: bytes | None = None
+        reached = False  # the endpoint was called: errors before are rejections
         try:
             body = b""
             if self.reads_body:
@@ -215,6 +219,7 @@ class Handler:
                         decoded = await decoded
             except DECODE_ERRORS as exc:
                 raise decode_failure(exc) from None
+            reached = True
             if timeout_header is None and self.timeout is None:
                 if self.method is not None:
                     result = await self.method(*astuple(decoded))
@@ -239,7 +244,13 @@ class Handler:
             await send({"type": "http.response.body", "body": INCOMPLETE_BODY})
             return 499  # nginx's "client closed request", for finalizers
         except Exception as exc:
-            return await self.fail(request or Request(scope, params), exc, send)
+            request = request or Request(scope, params)
+            if not reached and self.rejected is not None:
+                try:
+                    self.rejected(self.name, request, exc)
+                except Exception:
+                    _log.exception("kit-http rejected hook failed for %r", request)
+            return await self.fail(request, exc, send)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": out})
         return status
