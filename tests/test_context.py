@@ -91,3 +91,43 @@ async def test_deadline_middleware_bounds_the_call() -> None:
     assert await endpoint(0) == "done"
     with pytest.raises(DeadlineExceeded):
         await endpoint(5)
+
+
+async def test_wait_within_returns_times_out_and_leaves_a_callers_cancel_alone() -> None:
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert await context.wait_within(answer(), 5) == 7
+    with pytest.raises(TimeoutError):
+        await context.wait_within(asyncio.sleep(10), 0.01)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # its own cancel was taken back
+
+    started = asyncio.Event()
+
+    async def waiting() -> None:
+        started.set()
+        await context.wait_within(asyncio.sleep(10), 5)
+
+    waiter = asyncio.ensure_future(waiting())
+    await started.wait()
+    waiter.cancel()  # the caller's cancel, not the timer's
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+
+async def test_enforce_inside_an_enforcing_scope_still_ends_at_the_deadline() -> None:
+    # The inner enforce adds no timer: the scope's own (here wait_within's) cancels.
+    with context.timeout(0.05):
+        instant = context.deadline()
+        assert instant is not None
+        token = context.enforcing(instant)
+        try:
+            with pytest.raises(TimeoutError):
+                await context.wait_within(context.enforce(asyncio.sleep(10)), 0.05)
+        finally:
+            context.done_enforcing(token)
+        # Outside the scope, enforce times the wait itself again.
+        with pytest.raises(DeadlineExceeded):
+            await context.enforce(asyncio.sleep(10))
