@@ -86,7 +86,12 @@ def uppercase_proxy_factory(
     and counts them in ``metrics`` (``kit_circuit_breaker_state{breaker="host:port"}``).
     With ``tracing``, each attempt is a span (outermost, so it sees the breaker's and
     the limiter's refusals) whose context the request carries.
+
+    Beyond the tutorial: when every instance's circuit is open at once (a stall of this
+    process timed out every instance together), calls go through anyway: trying beats
+    refusing every call until the first reset timeout.
     """
+    breakers: dict[str, PyBreaker] = {}
 
     def make_uppercase_proxy(instance: str) -> tuple[Endpoint, Callable[[], Awaitable[None]]]:
         client = ClientEndpoint(
@@ -97,21 +102,27 @@ def uppercase_proxy_factory(
             before=tracing.http_client_before() if tracing else None,
         )
         limiter = PyrateLimiter(QPS, burst=QPS, name=instance)
-        endpoint: Endpoint = client
-        endpoint = circuit_breaker(
-            PyBreaker(
-                instance,
-                fail_max=breaker.fail_max,
-                reset_timeout=breaker.reset_timeout,
-                logger=logger,
-                metrics=metrics,
-            )
-        )(endpoint)
-        endpoint = erroring_limiter(limiter)(endpoint)
+        circuit = PyBreaker(
+            instance,
+            fail_max=breaker.fail_max,
+            reset_timeout=breaker.reset_timeout,
+            logger=logger,
+            metrics=metrics,
+        )
+        breakers[instance] = circuit
+        guarded = circuit_breaker(circuit)(client)
+
+        async def guarded_unless_all_open(request: Any) -> Any:
+            if circuit.state == "open" and all(b.state == "open" for b in breakers.values()):
+                return await client(request)
+            return await guarded(request)
+
+        endpoint: Endpoint = erroring_limiter(limiter)(guarded_unless_all_open)
         if tracing is not None:
             endpoint = tracing.attempt_middleware(service=SERVICE, method="uppercase")(endpoint)
 
         async def close() -> None:
+            breakers.pop(instance, None)
             await client.close()
             await limiter.aclose()
 
