@@ -253,7 +253,7 @@ def report(
         f"{machine()}, the 2-core machine shared with other engineers' work; "
         f"`bench/soak.py {total} {rate:g}`: {total:,} calls at {rate:g}/s "
         f"({took:.0f} s) through `python -m examples.stringsvc3 --proxy etcd://...` to "
-        f"{INSTANCES} registered stringsvc instances ({TTL} s leases).",
+        f"{INSTANCES} stringsvc3 instances registered in etcd ({TTL} s leases).",
         "",
         "Events: " + "; ".join(timeline) + ".",
         "",
