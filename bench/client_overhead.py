@@ -6,8 +6,8 @@ kit-http's ``Transport.send`` is replaced by one that yields once and returns a 
 reply, so what is timed is kit alone: building the request, Retry, the balancer, the
 attempt timeout, the deadline header and scope, decoding. One process, contenders
 interleaved, best of 7 runs of 20,000 sequential calls each; microseconds per call.
-Also the two deadline scopes on their own: ``asyncio.timeout`` and kit's
-``context.wait_within`` around one ``asyncio.sleep(0)``. Prints a Markdown table.
+Also ``asyncio.timeout`` (the scope ``context.enforce`` opens) around one
+``asyncio.sleep(0)``. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -58,9 +58,6 @@ async def main() -> None:
         async with asyncio.timeout(10):
             await sleep0()
 
-    async def with_wait_within() -> None:
-        await context.wait_within(sleep0(), 10)
-
     async def plain() -> Any:
         return await endpoint({"s": "hello, world"})
 
@@ -77,7 +74,6 @@ async def main() -> None:
     contenders: dict[str, Callable[[], Awaitable[Any]]] = {
         "asyncio.sleep(0) alone": sleep0,
         "... in asyncio.timeout": with_asyncio_timeout,
-        "... in context.wait_within": with_wait_within,
         "ClientEndpoint": plain,
         "ClientEndpoint in context.timeout(10)": deadline,
         "connect(), every part off but the deadline": connect_bare,

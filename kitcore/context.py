@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -27,10 +27,6 @@ T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _values: ContextVar[Mapping[str, Any]] = ContextVar("kit_values", default=_EMPTY)
 _deadline: ContextVar[float | None] = ContextVar("kit_deadline", default=None)
-# (task, instant): an ``enforcing`` scope of that task cancels it at that instant, so an
-# inner enforce() of a deadline no earlier needs no timer. Keyed by task: a task started
-# inside inherits the context, but not the enclosing scope's timer.
-_enforced: ContextVar[tuple[object, float] | None] = ContextVar("kit_enforced", default=None)
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -92,74 +88,21 @@ def timeout(seconds: float | None) -> Iterator[None]:
 
 
 async def enforce(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` within the current deadline; raise DeadlineExceeded when it passes.
-
-    Inside an ``enforcing`` scope of the same task that ends no later, it adds no timer
-    of its own: that scope's timer cancels the task first (a timer costs microseconds,
-    and each attempt of a client call would otherwise hold two).
-    """
-    instant = _deadline.get()
-    if instant is None:
+    """Await ``awaitable`` within the current deadline; raise DeadlineExceeded when it passes."""
+    left = remaining()
+    if left is None:
         return await awaitable
-    outer = _enforced.get()
-    if outer is not None and outer[1] <= instant and outer[0] is asyncio.current_task():
-        return await awaitable
-    left = instant - time.monotonic()
     if left <= 0:
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
         raise DeadlineExceeded("deadline exceeded")
     try:
-        return await wait_within(awaitable, left)
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(left):
+                return await awaitable
+        return await asyncio.wait_for(awaitable, left)
     except (TimeoutError, asyncio.TimeoutError):
         raise DeadlineExceeded("deadline exceeded") from None
-
-
-async def wait_within(awaitable: Awaitable[T], seconds: float) -> T:
-    """Await ``awaitable``, cancelling it after ``seconds``: then raise TimeoutError.
-
-    What ``async with asyncio.timeout(seconds)`` does, at under half its cost (one timer
-    handle, no Timeout object): every served request and client attempt pays for it.
-    A cancellation that is not this timer's (the caller's) stays a CancelledError.
-    """
-    task = asyncio.current_task()
-    if sys.version_info < (3, 11) or task is None:
-        return await asyncio.wait_for(awaitable, seconds)
-    cancelling = task.cancelling()
-    fired = False
-
-    def expire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
-
-    handle = asyncio.get_running_loop().call_later(seconds, expire)
-    try:
-        result = await awaitable
-    except asyncio.CancelledError:
-        if fired and task.uncancel() <= cancelling:
-            raise TimeoutError from None
-        raise
-    finally:
-        handle.cancel()
-    if fired:  # it finished as the timer fired: take back the cancel request, as asyncio does
-        task.uncancel()
-    return result
-
-
-def enforcing(instant: float) -> Token[tuple[object, float] | None]:
-    """Tell nested ``enforce`` calls that the current task is cancelled at ``instant``.
-
-    For a scope that bounds the task with its own timer (Retry's attempt timeout, whose
-    wrappers already read a cancellation with ``kitcore.lb.attempt.timed_out``); pass
-    the token to ``done_enforcing`` when the scope ends.
-    """
-    return _enforced.set((asyncio.current_task(), instant))
-
-
-def done_enforcing(token: Token[tuple[object, float] | None]) -> None:
-    """End an ``enforcing`` scope."""
-    _enforced.reset(token)
 
 
 def deadline_middleware(seconds: float) -> Middleware:

@@ -19,6 +19,7 @@ stays on the exception (``errors``, ``str()``) for logs and traces, never on the
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -207,21 +208,20 @@ async def _bounded_attempt(
     assert left is not None  # retry() always sets a deadline
     bound = policy.timeout(request, left, attempts_left)
     start = time.perf_counter()
-    ends = time.monotonic() + bound
-    token = attempt_deadline.set(ends)
-    # Inner enforce() calls of the call's deadline (the transport's) need no timer of
-    # their own: this one fires first.
-    enforced = context.enforcing(ends)
+    token = attempt_deadline.set(time.monotonic() + bound)
     # The callee still sees the call's deadline (a server is told how long the caller
     # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
     try:
-        result = await context.wait_within(_attempt(balancer, request, tried), bound)
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(bound):
+                result = await _attempt(balancer, request, tried)
+        else:
+            result = await asyncio.wait_for(_attempt(balancer, request, tried), bound)
     except (TimeoutError, asyncio.TimeoutError):
         if bound < left:
             raise DeadlineExceeded(f"attempt timed out after {bound:.3f} s") from None
         raise DeadlineExceeded("deadline exceeded") from None
     finally:
-        context.done_enforcing(enforced)
         attempt_deadline.reset(token)
     policy.observe(request, time.perf_counter() - start)
     return result
