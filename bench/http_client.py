@@ -114,7 +114,9 @@ def report(best: dict[tuple[str, int], float], rounds: int) -> str:
         "### Client",
         "",
         f"{machine()}; kit-http on uvicorn as the server, calls/s with msgspec decoding, "
-        f"{SECONDS:g} s per run, best of {rounds} interleaved rounds.",
+        f"{SECONDS:g} s per run, best of {rounds} interleaved rounds. The 2-core machine "
+        "was shared with other engineers' work: absolute rates vary a lot between runs, "
+        "compare the ratios of one run.",
         "",
         "| client | "
         + " | ".join(f"{c} caller{'s' if c > 1 else ''}" for c in CONCURRENCY)

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from kitcore.sd import BaseRegistrar, Registrar
+from kitcore.backoff import Backoff
+from kitcore.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from kitcore.sd import BaseRegistrar, Registrar, is_final, register_with_backoff
 
 
 class Recording(BaseRegistrar):
@@ -89,3 +91,74 @@ def test_base_registrar_satisfies_the_registrar_protocol() -> None:
     assert isinstance(Recording(), Registrar)
     with pytest.raises(TypeError):
         BaseRegistrar()  # type: ignore[abstract]
+
+
+class Flaky(BaseRegistrar):
+    """Fails its first ``failures`` registrations with ``error``, then registers."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        super().__init__()
+        self.failures, self.error = failures, error
+        self.calls: list[str] = []
+
+    async def _register(self) -> None:
+        self.calls.append("register")
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+
+    async def _deregister(self) -> None:
+        self.calls.append("deregister")
+
+    async def _close(self) -> None:
+        self.calls.append("close")
+
+
+class Records:
+    """A logger keeping its records."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, object]] = []
+
+    def log(self, **kv: object) -> None:
+        self.records.append(kv)
+
+
+FAST = Backoff(base=0.001, cap=0.002)
+
+
+async def test_a_failed_first_register_releases_what_it_opened() -> None:
+    registrar = Flaky(1, ConnectionError("down"))
+    with pytest.raises(ConnectionError):
+        await registrar.register()
+    assert registrar.calls == ["register", "close"] and not registrar.registered
+    await registrar.register()  # and it can try again
+    assert registrar.registered
+
+
+async def test_a_failed_refresh_keeps_the_registration_it_had() -> None:
+    registrar = Flaky(0, ConnectionError("down"))
+    await registrar.register()
+    registrar.failures = 1
+    with pytest.raises(ConnectionError):
+        await registrar.register()
+    assert registrar.calls == ["register", "register"] and registrar.registered
+
+
+async def test_register_with_backoff_retries_until_it_registers_and_logs_each_failure() -> None:
+    registrar, logger = Flaky(3, ConnectionError("down")), Records()
+    await register_with_backoff(registrar, backoff=FAST, logger=logger)
+    assert registrar.registered
+    assert [r["msg"] for r in logger.records] == ["registration failed, retrying"] * 3
+    assert all(isinstance(r["err"], ConnectionError) for r in logger.records)
+
+
+@pytest.mark.parametrize(
+    "error", [Unauthenticated("bad password"), PermissionDenied("no"), InvalidArgument("x")]
+)
+async def test_register_with_backoff_raises_a_final_error_at_once(error: Exception) -> None:
+    registrar, logger = Flaky(100, error), Records()
+    with pytest.raises(type(error)):
+        await register_with_backoff(registrar, backoff=FAST, logger=logger)
+    assert registrar.calls == ["register", "close"] and logger.records == []
+    assert is_final(error) and not is_final(ConnectionError())

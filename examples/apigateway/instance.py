@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from typing import Any
 
 import click
@@ -25,7 +26,7 @@ from examples.apigateway.display import public_url
 from examples.stringsvc1.service import StringService
 from kitcore import sd
 from kitcore.log import Logger, caller, format_duration
-from kitcore.serving import parse_listen
+from kitcore.serving import ListenError, parse_listen
 
 
 def make_app(logger: Logger) -> App:
@@ -62,8 +63,31 @@ async def _until(event: asyncio.Event, server: asyncio.Future[Any]) -> None:
         waiter.cancel()
 
 
-async def instance(listen: str, sd_url: str, address: str, logger: Logger) -> None:
-    """Serve StringService at ``listen``, registered at ``sd_url`` as ``address``, till a signal."""
+async def _register(registrar: sd.Registrar, server: asyncio.Future[Any], logger: Logger) -> bool:
+    """Register (retrying while discovery is unreachable) unless ``server`` stops first.
+
+    True once registered, False when the server stopped (signalled) before; raises the
+    final error that ends the attempts (bad credentials, no permission).
+    """
+    registering = asyncio.ensure_future(sd.register_with_backoff(registrar, logger=logger))
+    try:
+        await asyncio.wait([registering, server], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not registering.done():
+            registering.cancel()  # a cancelled register() leaves nothing behind
+            await asyncio.wait([registering])
+    if registering.cancelled():
+        return False
+    registering.result()
+    return True
+
+
+async def instance(listen: str, sd_url: str, address: str, logger: Logger) -> int:
+    """Serve StringService at ``listen``, registered at ``sd_url`` as ``address``, till a signal.
+
+    Returns the exit status: 0 after a signal, 1 when it could not listen or discovery
+    refused the registration for good (the reason is one log line).
+    """
     registrar = sd.registrar(sd_url, address)
     registered = False
     listening = asyncio.Event()
@@ -74,10 +98,15 @@ async def instance(listen: str, sd_url: str, address: str, logger: Logger) -> No
     try:
         await _until(listening, server)
         if server.done():
-            return  # it failed to start, or was signalled first: the finally block tells
+            return 0  # signalled, or it failed to start: the finally block raises that error
         logger.log(msg="HTTP", addr=listen)
-        await registrar.register()
-        registered = True
+        try:
+            registered = await _register(registrar, server, logger)
+        except Exception as exc:  # final: retrying with the same settings cannot help
+            logger.log(level="error", msg="cannot register", sd=public_url(sd_url), err=exc)
+            return 1
+        if not registered:
+            return 0
         logger.log(msg="registered", instance=address, sd=public_url(sd_url))
         # serve() stops on SIGTERM/SIGINT by itself; these handlers replace its own so
         # that deregistration comes first, while the instance still answers stragglers.
@@ -85,6 +114,7 @@ async def instance(listen: str, sd_url: str, address: str, logger: Logger) -> No
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await _until(stopping, server)
+        return 0
     finally:
         try:
             if registered:
@@ -116,7 +146,11 @@ def main(listen: str, sd_url: str, advertise: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from exc
     logger = Logger().with_(svc="stringsvc", listen=address, caller=caller)
-    run(instance(listen, sd_url, address, logger))
+    try:
+        status = run(instance(listen, sd_url, address, logger))
+    except ListenError as exc:
+        raise click.ClickException(str(exc.strerror)) from None
+    sys.exit(status)
 
 
 if __name__ == "__main__":

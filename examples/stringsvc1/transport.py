@@ -95,6 +95,7 @@ def make_app(svc: Service, app: App | None = None) -> App:
         decode=decode_uppercase_request,
         encode=encode_response,
         request_type=UppercaseRequest,
+        name="uppercase",
     )
     app.route(
         "POST /count",
@@ -102,5 +103,6 @@ def make_app(svc: Service, app: App | None = None) -> App:
         decode=decode_count_request,
         encode=encode_response,
         request_type=CountRequest,
+        name="count",
     )
     return app

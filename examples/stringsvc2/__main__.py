@@ -23,7 +23,7 @@ def main(listen: str) -> None:
     app = App()
     svc: Service = StringService()
     svc = LoggingMiddleware(logger, svc)
-    server_app, svc = wire_metrics(app, svc, string_service_metrics())
+    server_app, svc = wire_metrics(app, svc, string_service_metrics(), logger)
     make_app(svc, app)
     add_health(add_openapi(app, title="stringsvc2"))
     run(serve(server_app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))

@@ -8,7 +8,9 @@ from kit_http import App
 from kit_prometheus import PrometheusProvider, with_metrics
 
 from examples.stringsvc1.transport import Service
+from examples.stringsvc2.rejections import rejections
 from kitcore.asgi import ASGIApp
+from kitcore.log import Logger
 from kitcore.metrics import Counter, Histogram
 
 
@@ -61,8 +63,14 @@ def string_service_metrics() -> PrometheusProvider:
     return PrometheusProvider(namespace="my_group", subsystem="string_service")
 
 
-def wire_metrics(app: App, svc: Service, provider: PrometheusProvider) -> tuple[ASGIApp, Service]:
+def wire_metrics(
+    app: App, svc: Service, provider: PrometheusProvider, logger: Logger | None = None
+) -> tuple[ASGIApp, Service]:
     """Instrument ``svc`` with the tutorial's metrics; return the app serving them too.
+
+    With ``logger``, requests refused before the service ran (a body that does not
+    decode) are logged there and counted as failed calls (``examples.stringsvc2
+    .rejections``): routes added to ``app`` after this call get the hook.
 
     The returned ASGI app answers ``GET /metrics`` (Prometheus text, or OpenMetrics when
     the scraper asks) and passes everything else, lifespan included, to ``app``.
@@ -74,4 +82,6 @@ def wire_metrics(app: App, svc: Service, provider: PrometheusProvider) -> tuple[
     )
     count_result = provider.summary("count_result", "The result of each count method.")
     instrumented = InstrumentingMiddleware(request_count, request_latency, count_result, svc)
+    if logger is not None:
+        app.options = app.options.merge(rejected=rejections(logger, request_count))
     return with_metrics(app, provider), instrumented

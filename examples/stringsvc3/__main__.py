@@ -22,7 +22,11 @@ DEFAULT_BREAKER = BreakerSettings()
 
 @click.command()
 @click.option("--listen", default=":8080", show_default=True, help="HTTP listen address.")
-@click.option("--proxy", default="", help="Instances to proxy uppercase to: h1:p1,h2:p2,...")
+@click.option(
+    "--proxy",
+    default="",
+    help="Instances to proxy uppercase to: h1:p1,h2:p2,... or a discovery URL (etcd://...).",
+)
 @click.option(
     "--breaker-fail-max",
     type=click.IntRange(min=1),
@@ -64,7 +68,7 @@ def main(listen: str, proxy: str, breaker_fail_max: int, breaker_reset: float, t
     svc: Service = StringService()
     svc = proxying(svc)
     svc = LoggingMiddleware(logger, svc)
-    server_app, svc = wire_metrics(app, svc, metrics)
+    server_app, svc = wire_metrics(app, svc, metrics, logger)
     make_app(svc, app)
     add_health(add_openapi(app, title="stringsvc3"))
     run(serve(server_app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen)))

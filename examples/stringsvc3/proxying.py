@@ -12,15 +12,17 @@ from kit_otel import Tracing
 from kit_pybreaker import PyBreaker
 from kit_ratelimit import PyrateLimiter
 
+from examples.apigateway.display import public_url
 from examples.stringsvc1.transport import Service, UppercaseRequest, UppercaseResponse
+from kitcore import sd
 from kitcore.circuitbreaker import circuit_breaker
 from kitcore.endpoint import Endpoint
 from kitcore.errors import InvalidArgument
-from kitcore.lb import Retry, RoundRobin
+from kitcore.lb import AttemptTimeout, Retry, RoundRobin
 from kitcore.log import Logger
 from kitcore.metrics import DiscardProvider, Provider
 from kitcore.ratelimit import erroring_limiter
-from kitcore.sd import Endpointer, Factory, FixedInstancer
+from kitcore.sd import Endpointer, Factory, FixedInstancer, Instancer
 
 QPS = 100
 """Largest rate of calls sent to one instance (and the burst it may take at once)."""
@@ -84,7 +86,12 @@ def uppercase_proxy_factory(
     and counts them in ``metrics`` (``kit_circuit_breaker_state{breaker="host:port"}``).
     With ``tracing``, each attempt is a span (outermost, so it sees the breaker's and
     the limiter's refusals) whose context the request carries.
+
+    Beyond the tutorial: when every instance's circuit is open at once (a stall of this
+    process timed out every instance together), calls go through anyway: trying beats
+    refusing every call until the first reset timeout.
     """
+    breakers: dict[str, PyBreaker] = {}
 
     def make_uppercase_proxy(instance: str) -> tuple[Endpoint, Callable[[], Awaitable[None]]]:
         client = ClientEndpoint(
@@ -95,21 +102,27 @@ def uppercase_proxy_factory(
             before=tracing.http_client_before() if tracing else None,
         )
         limiter = PyrateLimiter(QPS, burst=QPS, name=instance)
-        endpoint: Endpoint = client
-        endpoint = circuit_breaker(
-            PyBreaker(
-                instance,
-                fail_max=breaker.fail_max,
-                reset_timeout=breaker.reset_timeout,
-                logger=logger,
-                metrics=metrics,
-            )
-        )(endpoint)
-        endpoint = erroring_limiter(limiter)(endpoint)
+        circuit = PyBreaker(
+            instance,
+            fail_max=breaker.fail_max,
+            reset_timeout=breaker.reset_timeout,
+            logger=logger,
+            metrics=metrics,
+        )
+        breakers[instance] = circuit
+        guarded = circuit_breaker(circuit)(client)
+
+        async def guarded_unless_all_open(request: Any) -> Any:
+            if circuit.state == "open" and all(b.state == "open" for b in breakers.values()):
+                return await client(request)
+            return await guarded(request)
+
+        endpoint: Endpoint = erroring_limiter(limiter)(guarded_unless_all_open)
         if tracing is not None:
             endpoint = tracing.attempt_middleware(service=SERVICE, method="uppercase")(endpoint)
 
         async def close() -> None:
+            breakers.pop(instance, None)
             await client.close()
             await limiter.aclose()
 
@@ -125,7 +138,11 @@ def proxying_middleware(
     breaker: BreakerSettings = BreakerSettings(),
     tracing: Tracing | None = None,
 ) -> tuple[Callable[[Service], Service], Callable[[], Awaitable[None]] | None]:
-    """The middleware proxying to ``instances`` (``"h1:p1,h2:p2"``) and what closes it.
+    """The middleware proxying to ``instances`` and what closes it.
+
+    ``instances`` is a list (``"h1:p1,h2:p2"``, as the tutorial's ``-proxy``) or a
+    discovery URL (``etcd://127.0.0.1:2379/services/stringsvc``) whose Instancer
+    follows the instances as they register, die and come back.
 
     ``metrics`` receives the breakers' state metrics (discarded when None); with
     ``tracing`` each proxied call is a span, with a child span per attempt.
@@ -133,12 +150,23 @@ def proxying_middleware(
     if not instances:
         logger.log(proxy_to="none")
         return (lambda next_: next_), None
-    found = [i.strip() for i in instances.split(",") if i.strip()]
-    logger.log(proxy_to=f"[{' '.join(found)}]")
-    instancer = FixedInstancer(found)
+    instancer: Instancer
+    if "://" in instances:
+        logger.log(proxy_to=public_url(instances))
+        instancer = sd.instancer(instances)
+    else:
+        found = [i.strip() for i in instances.split(",") if i.strip()]
+        logger.log(proxy_to=f"[{' '.join(found)}]")
+        instancer = FixedInstancer(found)
     factory = uppercase_proxy_factory(logger, metrics or DiscardProvider(), breaker, tracing)
     endpointer = Endpointer(instancer, factory, logger=logger)
-    retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer))
+    # Beyond the tutorial: each attempt gets its share of the time left, so an instance
+    # that hangs (stopped, not dead) costs one share of the 250 ms and a retry still
+    # reaches another instance in time. No shorter bound learnt from latencies: on a
+    # loaded machine the loop's own lag exceeds it, and attempts cut short for that
+    # would open healthy instances' breakers.
+    per_attempt = AttemptTimeout(floor=MAX_TIME / MAX_ATTEMPTS)
+    retry = Retry(MAX_ATTEMPTS, MAX_TIME, RoundRobin(endpointer), attempt_timeout=per_attempt)
     if tracing is not None:
         retry = tracing.call_middleware(service=SERVICE, method="uppercase")(retry)
 

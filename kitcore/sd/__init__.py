@@ -13,7 +13,7 @@ from kitcore.sd.endpointer import Endpointer, FixedEndpointer
 from kitcore.sd.event import Event
 from kitcore.sd.factory import Closer, Factory, close_quietly
 from kitcore.sd.instancer import BaseInstancer, Instancer, Subscription
-from kitcore.sd.registrar import BaseRegistrar, Registrar
+from kitcore.sd.registrar import BaseRegistrar, Registrar, is_final, register_with_backoff
 from kitcore.sd.static import FixedInstancer, parse_static_url, static_instancer
 
 # isort: split
@@ -35,7 +35,9 @@ __all__ = [
     "Subscription",
     "close_quietly",
     "instancer",
+    "is_final",
     "parse_static_url",
+    "register_with_backoff",
     "registrar",
     "static_instancer",
 ]

@@ -63,3 +63,19 @@ def parse_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+async def test_a_request_refused_while_decoding_is_logged_and_counted(
+    example: Callable[..., Any],
+) -> None:
+    # Issue 10: a 400 from decoding never reaches the logging and instrumenting middleware.
+    svc = example("examples.stringsvc2")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{svc.url}/uppercase", data=b'{"s": 5}', headers=JSON) as r:
+            assert r.status == 400
+        async with http.get(f"{svc.url}/metrics") as r:
+            samples = parse_samples(await r.text())
+    [line] = svc.log_lines("rejected=true")
+    assert "method=uppercase rejected=true status=400 code=invalid_argument err=" in line, line
+    count = "my_group_string_service_request_count_total"
+    assert samples[count, (("error", "true"), ("method", "uppercase"))] == 1

@@ -193,3 +193,50 @@ async def test_trace_console_shows_one_trace_across_proxy_and_instance(
     assert attempt["attributes"]["server.port"] == instance.port
     assert instance_span["attributes"]["http.route"] == "/uppercase"
     assert instance_span["resource"]["attributes"]["service.instance.id"] == instance.address
+
+
+@contextlib.asynccontextmanager
+async def answering(port: int) -> AsyncIterator[None]:
+    """Answer ``POST /uppercase`` on 127.0.0.1:``port`` as a stringsvc instance would."""
+    from aiohttp import web
+
+    async def upper(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"v": body["s"].upper()})
+
+    app = web.Application()
+    app.router.add_post("/uppercase", upper)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def test_when_every_circuit_is_open_calls_go_through_anyway(
+    example: Callable[..., Any],
+) -> None:
+    # A stall of the proxy times out every instance at once and opens every circuit;
+    # refusing every call until the reset timeout (60 s here) would be an outage.
+    instances = [example("examples.stringsvc3", wait=False) for _ in range(2)]
+    proxy_to = ",".join(i.address for i in instances)
+    breaker_flags = ("--breaker-fail-max", "2", "--breaker-reset", "60")
+    proxy = example("examples.stringsvc3", "--proxy", proxy_to, *breaker_flags, wait=False)
+    for svc in (*instances, proxy):
+        svc.wait()
+    for instance in instances:
+        assert instance.stop() == 0
+    async with aiohttp.ClientSession() as http:
+        async with dropping(instances[0].port), dropping(instances[1].port):
+            for n in range(10):
+                async with http.post(f"{proxy.url}/uppercase", json={"s": f"x{n}"}) as r:
+                    assert (await r.json())["err"]
+                if all(transitions(proxy, i) for i in instances):
+                    break
+            assert all(transitions(proxy, i) == [("open", "closed")] for i in instances)
+        async with dropping(instances[0].port), answering(instances[1].port):
+            for n in range(5):
+                await uppercase(http, proxy, f"after{n}")

@@ -15,15 +15,26 @@ from typing import TYPE_CHECKING
 from kitcore.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from kit_etcd.client import EtcdAuthError, EtcdPermissionError
     from kit_etcd.config import EtcdConfig, parse_url
     from kit_etcd.instancer import EtcdInstancer, WatchCanceled
     from kit_etcd.registrar import EtcdRegistrar
 
-__all__ = ["EtcdConfig", "EtcdInstancer", "EtcdRegistrar", "WatchCanceled", "parse_url"]
+__all__ = [
+    "EtcdAuthError",
+    "EtcdConfig",
+    "EtcdInstancer",
+    "EtcdPermissionError",
+    "EtcdRegistrar",
+    "WatchCanceled",
+    "parse_url",
+]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "EtcdAuthError": "kit_etcd.client",
+        "EtcdPermissionError": "kit_etcd.client",
         "EtcdConfig": "kit_etcd.config",
         "parse_url": "kit_etcd.config",
         "EtcdInstancer": "kit_etcd.instancer",

@@ -16,6 +16,7 @@ import grpc  # type: ignore[import-untyped]
 from aetcd import rpc
 
 from kit_etcd.config import EtcdConfig
+from kitcore.errors import PermissionDenied, Unauthenticated
 
 # Keepalive pings find a dead peer that never closed the socket (a partition, a host
 # gone) while a watch is idle; etcd accepts pings every 5 s or slower by default.
@@ -34,6 +35,29 @@ _ERRORS = {
     grpc.StatusCode.INVALID_ARGUMENT: aetcd.InvalidArgumentError,
     grpc.StatusCode.FAILED_PRECONDITION: aetcd.PreconditionFailedError,
 }
+
+
+class EtcdAuthError(aetcd.ClientError, Unauthenticated):  # type: ignore[misc]
+    """etcd refused the user name and password: the same ones will be refused again."""
+
+
+class EtcdPermissionError(aetcd.ClientError, PermissionDenied):  # type: ignore[misc]
+    """etcd refused an operation to this user (its roles do not grant the key range)."""
+
+
+# Authenticate answers a bad user or password with INVALID_ARGUMENT.
+_LOGIN_REFUSED = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+}
+
+
+def refused(exc: BaseException, what: str) -> EtcdPermissionError | None:
+    """An EtcdPermissionError when ``exc`` is etcd denying ``what`` to this user, else None."""
+    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+        return EtcdPermissionError(f"etcd denied {what}: {exc.details()}")
+    return None
 
 
 def _read(path: str | None) -> bytes | None:
@@ -78,6 +102,8 @@ class EtcdClient(aetcd.Client):  # type: ignore[misc]
                 self.metadata = (("token", reply.token),)
         except grpc.aio.AioRpcError as exc:
             await self.close()
+            if exc.code() in _LOGIN_REFUSED:
+                raise EtcdAuthError(f"etcd login failed: {exc.details()}") from None
             kind = _ERRORS.get(exc.code(), aetcd.ClientError)
             raise kind(f"etcd login failed: {exc.details()}") from None
         except BaseException:

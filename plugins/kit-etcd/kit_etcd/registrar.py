@@ -6,6 +6,11 @@ runs out and etcd deletes the key: no stale instance outlives its process by mor
 the TTL. If the lease is lost while the process lives (it expired during an outage, or
 someone revoked it), the task notices on its next refresh and registers again on a new
 lease. Connection failures are retried on a fresh connection with jittered backoff.
+
+A refusal is final and says so by its type: bad credentials raise ``EtcdAuthError``
+(kit's ``Unauthenticated``), a user whose roles do not cover the prefix
+``EtcdPermissionError`` (``PermissionDenied``); ``kitcore.sd.register_with_backoff``
+retries everything else and gives up on those at once.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, TypeVar
 
 import aetcd  # type: ignore[import-untyped]
 
-from kit_etcd.client import EtcdClient, open_client
+from kit_etcd.client import EtcdClient, open_client, refused
 from kit_etcd.config import EtcdConfig, parse_url
 from kitcore.sd import BaseRegistrar
 
@@ -90,8 +95,14 @@ class EtcdRegistrar(BaseRegistrar):
         await self._disconnect()
 
     async def _put_on_new_lease(self, client: EtcdClient) -> None:
-        lease = await client.lease(self._config.ttl)
-        await client.put(self.key, self._instance.encode(), lease=lease.id)
+        try:
+            lease = await client.lease(self._config.ttl)
+            await client.put(self.key, self._instance.encode(), lease=lease.id)
+        except Exception as exc:
+            denied = refused(exc, f"registering {self.key.decode()}")
+            if denied is None:
+                raise
+            raise denied from exc
         self._lease_id, self._lease_ttl = int(lease.id), int(lease.ttl)
 
     async def _keep_alive(self) -> None:

@@ -9,6 +9,8 @@ import pytest
 from kit_etcd import EtcdRegistrar
 from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
+from kitcore import sd
+from kitcore.backoff import Backoff
 from kitcore.testing.sd import check_registrar, registered_process
 from kitcore.testing.sd import event_where as next_event
 from kitcore.testing.sd import has_instances as instances
@@ -157,3 +159,39 @@ async def test_a_failed_register_again_keeps_the_old_registration_alive(
         await asyncio.to_thread(own_etcd.start)
         await asyncio.sleep(2.0)  # two TTLs: only a refreshed lease keeps the key
         assert await etcd.values(prefix) == {f"{prefix}/10.0.0.1:80": "10.0.0.1:80"}
+
+
+async def test_registering_while_etcd_is_down_is_retried_until_it_answers(
+    own_etcd: EtcdServer, prefix: str
+) -> None:
+    etcd = Etcd(own_etcd.host, own_etcd.port)
+    await asyncio.to_thread(own_etcd.stop)
+    logger = Recorder()
+    reg = registrar(f"etcd://{own_etcd.url}{prefix}", "10.0.0.1:80")
+    fast = Backoff(base=0.05, cap=0.2)
+    registering = asyncio.ensure_future(sd.register_with_backoff(reg, backoff=fast, logger=logger))
+    try:
+        while logger.text().count("registration failed, retrying") < 2:
+            assert not registering.done()
+            await asyncio.sleep(0.02)
+        errors = [r["err"] for r in logger.records if "err" in r]
+        assert errors and all(isinstance(e, aetcd.ConnectionFailedError) for e in errors)
+        await asyncio.to_thread(own_etcd.start)
+        await asyncio.wait_for(registering, 20)
+        assert reg.registered
+        assert await etcd.values(prefix) == {f"{prefix}/10.0.0.1:80": "10.0.0.1:80"}
+    finally:
+        registering.cancel()
+        await reg.close()
+
+
+async def test_a_cancelled_start_leaves_nothing_open(own_etcd: EtcdServer, prefix: str) -> None:
+    await asyncio.to_thread(own_etcd.stop)
+    reg = registrar(f"etcd://{own_etcd.url}{prefix}", "10.0.0.1:80")
+    registering = asyncio.ensure_future(sd.register_with_backoff(reg))
+    await asyncio.sleep(0.3)
+    registering.cancel()
+    await asyncio.wait([registering])
+    assert not reg.registered
+    assert reg._client is None  # no channel left reconnecting in the background
+    await reg.close()

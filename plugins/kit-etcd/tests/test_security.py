@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kit_etcd import EtcdRegistrar
+from kit_etcd import EtcdAuthError, EtcdRegistrar
 from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
+from kitcore import sd
+from kitcore.errors import Unauthenticated
 from kitcore.testing.sd import check_instancer, check_registrar
 from kitcore.testing.sd import event_where as next_event
 from kitcore.testing.sd import has_instances as instances
@@ -163,5 +165,22 @@ async def test_an_expired_login_token_is_renewed_by_logging_in_again(
         await asyncio.sleep(1.5)
         await reg.deregister()  # with an expired token again
         assert await etcd.values(prefix) == {}
+    finally:
+        await reg.close()
+
+
+@pytest.mark.parametrize("auth", ["kit:wrong-password@", "nobody:x@"])
+async def test_refused_credentials_are_final_and_leave_nothing_open(
+    auth_etcd: EtcdServer, prefix: str, auth: str
+) -> None:
+    reg = EtcdRegistrar(config(f"etcd://{auth}{auth_etcd.url}{prefix}"), "10.0.0.1:80")
+    try:
+        with pytest.raises(Unauthenticated) as raised:
+            # Refused at once: no retry can fix a password (this would loop otherwise).
+            await asyncio.wait_for(sd.register_with_backoff(reg), 10)
+        assert isinstance(raised.value, EtcdAuthError) and sd.is_final(raised.value)
+        assert "authentication failed" in str(raised.value)
+        assert not reg.registered
+        assert reg._client is None  # the failed start closed its channel
     finally:
         await reg.close()

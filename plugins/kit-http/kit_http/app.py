@@ -37,8 +37,8 @@ class App:
     ``targets`` are service instances (each method at ``POST /<name>`` or its declared
     route) and mappings of name -> Endpoint (each at ``POST /<name>``, JSON in and out).
     ``options`` are the server options every route gets (``before``, ``after``,
-    ``error_encoder``, ``error_handler``, ``finalizer``, ``max_body``, ``timeout``,
-    ``content_types``); each ``add_*`` call may override them for its routes.
+    ``error_encoder``, ``error_handler``, ``finalizer``, ``rejected``, ``max_body``,
+    ``timeout``, ``content_types``); each ``add_*`` call may override them for its routes.
     """
 
     def __init__(
@@ -124,7 +124,7 @@ class App:
             binding = Binding(m, prefix)
             direct = plain and m.positional and not m.streaming
             method = getattr(service, m.attr) if direct else None
-            handler = Handler(ep, merged, self._watch, binding=binding, method=method)
+            handler = Handler(ep, merged, self._watch, binding=binding, method=method, name=name)
             self.router.add(binding.route, handler)
             self.bindings.append(binding)
         return self
@@ -143,6 +143,7 @@ class App:
             self.route(
                 f"POST {prefix.rstrip('/')}/{name}",
                 wrap(ep, name, middleware, named_middleware),
+                name=name,
                 **options,
             )
         return self
@@ -155,9 +156,12 @@ class App:
         decode: Decode | None = None,
         encode: Encode | None = None,
         request_type: Any = None,
+        name: str | None = None,
         **options: Any,
     ) -> App:
         """Serve one endpoint at ``spec`` (``"POST /uppercase"``): Go kit's explicit form.
+
+        ``name`` is the route's name for the ``rejected`` option (default: ``spec``).
 
         ``decode(request)`` turns the Request (body read, within limits) into the
         endpoint's request; by default the JSON body is decoded into ``request_type``
@@ -174,6 +178,7 @@ class App:
             encode=encode,
             request_type=request_type,
             reads_body=route.method not in ("GET", "HEAD", "DELETE", "OPTIONS"),
+            name=spec if name is None else name,
         )
         self.router.add(route, handler)
         self.explicit.append((route, request_type))

@@ -78,8 +78,10 @@ class Handler:
         request_type: Any = None,
         reads_body: bool = True,
         method: Callable[..., Awaitable[Any]] | None = None,
+        name: str = "",
     ) -> None:
         self.endpoint = endpoint
+        self.name = name
         # A service method with no middleware is called straight from the request Struct's
         # fields, saving the endpoint wrapper's frame on the hot path.
         self.method = method
@@ -106,6 +108,7 @@ class Handler:
         self.before = options.before
         self.after = options.after
         self.finalizer = options.finalizer
+        self.rejected = options.rejected
         self.accepted = frozenset(t.encode("latin-1") for t in options.content_types)
         self.accepted_text = frozenset(options.content_types)
         self.needs_request = options.needs_request or decode is not None
@@ -156,6 +159,7 @@ class Handler:
         if request is None and self.needs_request:
             request = Request(scope, params)
         timeout_header: bytes | None = None
+        reached = False  # the endpoint was called: errors before are rejections
         try:
             body = b""
             if self.reads_body:
@@ -218,6 +222,7 @@ class Handler:
                         decoded = await decoded
             except DECODE_ERRORS as exc:
                 raise decode_failure(exc) from None
+            reached = True
             if self.streaming:
                 request = request or Request(scope, params)
                 return await serve_stream(self, decoded, timeout_header, receive, send, request)
@@ -245,7 +250,13 @@ class Handler:
             await send({"type": "http.response.body", "body": INCOMPLETE_BODY})
             return 499  # nginx's "client closed request", for finalizers
         except Exception as exc:
-            return await self.fail(request or Request(scope, params), exc, send)
+            request = request or Request(scope, params)
+            if not reached and self.rejected is not None:
+                try:
+                    self.rejected(self.name, request, exc)
+                except Exception:
+                    _log.exception("kit-http rejected hook failed for %r", request)
+            return await self.fail(request, exc, send)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": out})
         return status
@@ -261,8 +272,11 @@ class Handler:
 
     async def call_bounded(self, decoded: Any, timeout_header: bytes | None) -> Any:
         """Call the endpoint within the caller's deadline, capped by the server's timeout."""
-        with context.timeout(self.seconds(timeout_header)):
-            return await context.enforce(self.endpoint(decoded))
+        seconds = self.seconds(timeout_header)  # first: a bad header leaves no coroutine unawaited
+        # As on the fast path: a plain service method is called straight from the fields.
+        call = self.method(*astuple(decoded)) if self.method is not None else self.endpoint(decoded)
+        with context.timeout(seconds):
+            return await context.enforce(call)
 
     def seconds(self, timeout_header: bytes | None) -> float | None:
         """The time a call may take: the caller's ``Kit-Timeout``, capped by ``timeout``."""

@@ -63,7 +63,8 @@ SUPPORT: dict[str, dict[str, bool]] = {
         "cl_te_closed": True,
     },
     "hypercorn": {
-        "header_timeout": True,  # its read_timeout: any read, the body's too
+        # keep_alive_timeout bounds the whole head; read_timeout each read (body too).
+        "header_timeout": True,
         "max_header_bytes": True,
         "max_headers": False,
         "backlog": True,

@@ -9,6 +9,10 @@
 - ``error_handler(request, error)``: see every error, e.g. to log it (Go kit's ErrorHandler).
 - ``finalizer(request, status, seconds)``: runs once per request, whatever happened
   (Go kit's ServerFinalizer).
+- ``rejected(name, request, error)``: sees each request refused before its endpoint ran
+  (a body that does not decode, too large, of the wrong type), with the route's name
+  (the service method's): the endpoint's logging and metrics middleware never see
+  these, so this is where they are logged and counted.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ ErrorEncoder: TypeAlias = Callable[[Request, BaseException], Response]
 
 ErrorHandler: TypeAlias = Callable[[Request, BaseException], None]
 """Sees every error (decode, endpoint, encode), e.g. to log it."""
+
+Rejected: TypeAlias = Callable[[str, Request, BaseException], None]
+"""Sees a request refused before its endpoint ran: the route's name, the request, the error."""
 
 Finalizer: TypeAlias = Callable[[Request, int, float], None]
 """Sees every request's final status and duration in seconds."""
@@ -94,6 +101,8 @@ class ServerOptions:
     error_encoder: ErrorEncoder = default_error_encoder
     error_handler: ErrorHandler | None = None
     finalizer: tuple[Finalizer, ...] = ()
+    rejected: Rejected | None = None
+    """Called for each request refused before its endpoint ran (see the module's doc)."""
     max_body: int = MIB
     """Largest request body accepted, in bytes; larger ones get 413 unread."""
     timeout: float | None = None
@@ -133,6 +142,7 @@ class ServerOptions:
             or self.after
             or self.finalizer
             or self.error_handler is not None
+            or self.rejected is not None
             or self.error_encoder is not default_error_encoder
         )
 

@@ -176,10 +176,11 @@ async def _hypercorn(
     config.accesslog = None
     config.backlog = limits.backlog
     config.h11_max_incomplete_size = limits.max_header_bytes
-    # Any read, not only the headers': hypercorn has no header-only timeout. A connection
-    # that sent part of a request is "idle" to hypercorn, so its keep-alive timer is what
-    # closes a slow header (read_timeout alone left it open for the default 5 s).
+    # Any read, not only the headers': hypercorn has no header-only timeout.
     config.read_timeout = int(limits.header_timeout) or 1
+    # A connection is "idle" from its accept (and after each response) until a whole
+    # request head has arrived: this bound closes a header trickled a byte a second,
+    # which no per-read timeout catches. Idle keep-alive connections close after it too.
     config.keep_alive_timeout = limits.header_timeout
     stopping = asyncio.Event()
     ready = asyncio.Event()
@@ -286,8 +287,8 @@ async def _granian(
         await asyncio.gather(notify, return_exceptions=True)
 
 
-def run(coro: Any) -> None:
-    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop."""
+def run(coro: Any) -> Any:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop; return its result."""
     try:
         import uvloop
     except ImportError:
@@ -296,7 +297,7 @@ def run(coro: Any) -> None:
         runner = uvloop.run
     # Outside the except block: run there, every error would carry the ImportError as its
     # context ("during handling of the above exception").
-    runner(coro)
+    return runner(coro)
 
 
 @click.command("serve")

@@ -127,6 +127,34 @@ def test_header_read_times_out(served: Served) -> None:
     assert reply.endswith(b"<open>") is not can(served, "header_timeout"), reply
 
 
+def trickle(port: int, *, every: float = 0.3, bytes_: int = 12) -> bool:
+    """Send a header a byte every ``every`` s; True when the server closed meanwhile.
+
+    3.6 s in all: past the tests' 1 s header timeout, short of a 5 s idle timeout
+    (hypercorn's default keep-alive timeout), so only the configured bound can close it.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST /uppercase HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        for _ in range(bytes_):
+            time.sleep(every)
+            try:
+                s.sendall(b"a")
+                s.settimeout(0.01)
+                s.recv(65536)  # b"" (closed) or an error reply (408, 400): it acted
+                return True
+            except TimeoutError:
+                s.settimeout(5)
+            except OSError:  # reset, broken pipe: closed
+                return True
+    return False
+
+
+def test_a_trickled_header_times_out_too(served: Served) -> None:
+    # Each byte comes before a per-read timeout (1 s) would fire; the header never ends.
+    # Only a bound on the whole header read closes this connection.
+    assert trickle(served.port) is can(served, "header_timeout")
+
+
 def test_half_closed_body_gets_a_4xx_or_a_close_never_a_5xx(served: Served) -> None:
     request = b"POST /uppercase HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + BODY
     reply = exchange(served.port, request, half_close=True)

@@ -13,6 +13,7 @@ from kit_http import App, Request, Response
 from kit_http.testing import running
 
 from kitcore import InvalidArgument, context
+from kitcore.errors import KitError
 
 JSON = {"Content-Type": "application/json"}
 
@@ -517,3 +518,46 @@ def test_bad_options_are_rejected_at_build_time(svc: SimpleNamespace) -> None:
     app = App(svc.StringService())
     with pytest.raises(ValueError, match="twice"):
         app.add(svc.StringService())
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+async def test_requests_refused_before_the_endpoint_reach_the_rejected_hook(
+    svc: SimpleNamespace, http: Any, server: str
+) -> None:
+    # Issue 10: a body that does not decode never reaches the endpoint's middleware.
+    seen: list[tuple[str, str, int]] = []
+    reached: list[str] = []
+
+    def rejected(name: str, request: Request, error: BaseException) -> None:
+        assert isinstance(error, KitError)
+        seen.append((name, request.path, error.http_status))
+
+    def middleware(next_: Any) -> Any:
+        async def endpoint(request: Any) -> Any:
+            reached.append("called")
+            return await next_(request)
+
+        return endpoint
+
+    app = App(rejected=rejected)
+    app.add_service(svc.StringService(), middleware=middleware)
+    app.route("POST /echo", _echo, request_type=dict[str, int])
+    async with running(app, server) as url:
+        assert (await post(http, f"{url}/count", {"s": 5}))[0] == 400
+        assert (await post(http, f"{url}/count", {"s": "abc"})) == (200, 3)
+        async with http.post(f"{url}/count", data=b"{", headers=JSON) as r:
+            assert r.status == 400
+        async with http.post(f"{url}/count", data=b"{}", headers={"Content-Type": "text/csv"}) as r:
+            assert r.status == 415
+        assert (await post(http, f"{url}/echo", {"a": "b"}))[0] == 400
+    assert seen == [
+        ("count", "/count", 400),
+        ("count", "/count", 400),
+        ("count", "/count", 415),
+        ("POST /echo", "/echo", 400),
+    ]
+    assert reached == ["called"]  # only the good call reached the middleware
+
+
+async def _echo(request: Any) -> Any:
+    return request

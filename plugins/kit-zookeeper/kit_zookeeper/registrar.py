@@ -16,10 +16,15 @@ import uuid
 from typing import Any
 
 from kazoo.client import KazooState  # type: ignore[import-untyped]
-from kazoo.exceptions import NoNodeError  # type: ignore[import-untyped]
+from kazoo.exceptions import (  # type: ignore[import-untyped]
+    AuthFailedError,
+    NoAuthError,
+    NoNodeError,
+)
 
 from kit_zookeeper.config import ZooKeeperConfig, parse_url
 from kit_zookeeper.session import Session
+from kitcore.errors import PermissionDenied, Unauthenticated
 from kitcore.sd import BaseRegistrar
 
 
@@ -63,7 +68,17 @@ class ZooKeeperRegistrar(BaseRegistrar):
     async def _register(self) -> None:
         session = await self._open()
         self._wanted = True
-        await self._create(session)
+        # Refusals are final (kitcore.sd.is_final): the same identity is refused again.
+        try:
+            await self._create(session)
+        except NoAuthError as exc:
+            raise PermissionDenied(
+                f"zookeeper denied registering under {self._config.path}: {type(exc).__name__}"
+            ) from exc
+        except AuthFailedError as exc:
+            raise Unauthenticated(
+                f"zookeeper refused the credentials: {type(exc).__name__}"
+            ) from exc
 
     async def _deregister(self) -> None:
         self._wanted = False

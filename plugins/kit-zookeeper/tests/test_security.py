@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import pytest
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_digest_acl
 from kit_zookeeper import ZooKeeperRegistrar
 from kit_zookeeper_testlib import Recorder, config, direct_client, instancer, stop_client
 
+from kitcore import sd
+from kitcore.errors import PermissionDenied
+from kitcore.log import Logger
+from kitcore.log.logfmt import LogfmtWriter
+from kitcore.sd import Endpointer
 from kitcore.testing.sd import event_where as next_event
 from kitcore.testing.sd import has_instances as instances
 from kitcore.testing.sd import is_error as failing
@@ -72,3 +80,41 @@ async def test_other_identities_get_error_events_that_hide_passwords(
     for secret in (PASSWORD, "wrong-password"):
         assert secret not in logger.text()
         assert secret not in repr(watcher.config) + str(watcher.config)
+
+
+@pytest.mark.parametrize("auth", ["", "kit:wrong-password@"])
+async def test_a_refused_registration_is_final_and_leaves_no_session(
+    shared_zk: ZooKeeperServer, path: str, auth: str
+) -> None:
+    owner = f"zk://{USER}:{PASSWORD}@{shared_zk.hosts}{path}"
+    async with ZooKeeperRegistrar(config(owner), "10.0.0.1:80"):
+        reg = ZooKeeperRegistrar(config(f"zk://{auth}{shared_zk.hosts}{path}"), "10.0.0.2:80")
+        try:
+            with pytest.raises(PermissionDenied) as raised:
+                await asyncio.wait_for(sd.register_with_backoff(reg), 20)
+            assert sd.is_final(raised.value)
+            assert "NoAuthError" in str(raised.value)  # the cause is named, never blank
+            assert not reg.registered
+            assert reg.session is None  # its kazoo session (and threads) were stopped
+        finally:
+            await reg.close()
+
+
+async def test_a_failed_registration_logs_the_errors_type(
+    shared_zk: ZooKeeperServer, path: str
+) -> None:
+    # Issue 9, defect 8: kazoo's errors have empty messages; the log line names the type.
+    owner = f"zk://{USER}:{PASSWORD}@{shared_zk.hosts}{path}"
+    out = io.StringIO()
+    logger = Logger(LogfmtWriter(out))
+    async with ZooKeeperRegistrar(config(owner), "10.0.0.1:80"):
+        watcher = instancer(f"zk://{shared_zk.hosts}{path}", logger=logger)
+        endpointer = Endpointer(watcher, lambda instance: (instance, None), logger=logger)
+        try:
+            # The first event (an error: no READ on the path) answers; the Endpointer logs it.
+            assert await asyncio.wait_for(endpointer.endpoints(), 20) == ()
+        finally:
+            await endpointer.close()
+            await watcher.close()
+    line = next(x for x in out.getvalue().splitlines() if "service discovery failed" in x)
+    assert "err=NoAuthError" in line, line

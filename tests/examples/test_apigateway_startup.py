@@ -1,0 +1,141 @@
+"""An apigateway instance whose discovery is down or refuses it at start (issue 9, defect 7).
+
+Down: the instance serves, logs each failed registration and retries with backoff until
+etcd answers, then registers. Refused (a wrong password): one error line, exit 1, no
+traceback. Real etcd servers, real instance processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kitcore import sd
+from kitcore.testing.servers import EtcdServer, etcd_server
+from kitcore.testing.services import free_port, wait_port
+
+ROOT = Path(__file__).resolve().parents[2]
+USER, PASSWORD = "kit", "s3cret-startup"
+
+
+@pytest.fixture
+def auth_etcd() -> Iterator[EtcdServer]:
+    """An etcd with auth enabled and a read-write user ``kit``."""
+    with etcd_server(auth=(USER, PASSWORD)) as server:
+        yield server
+
+
+@pytest.fixture
+def etcd() -> Iterator[EtcdServer]:
+    """A real etcd for the test, free to stop and start."""
+    with etcd_server() as server:
+        yield server
+
+
+def start_instance(sd_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """An instance process registering at ``sd_url``, its output into ``log``."""
+    address = f"127.0.0.1:{free_port()}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "examples.apigateway.instance",
+                "--listen",
+                address,
+                "--sd",
+                sd_url,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, address
+
+
+def wait_for(log: Path, text: str, timeout: float = 20.0) -> str:
+    """Wait until ``log`` holds ``text``; return the log."""
+    deadline = time.monotonic() + timeout
+    while text not in (content := log.read_text()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never logged:\n{content}")
+        time.sleep(0.05)
+    return content
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the process (if running) and return its exit status."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
+async def registered_instances(sd_url: str) -> set[str]:
+    """The instance set discovery holds at ``sd_url`` now."""
+    instancer = sd.instancer(sd_url)
+    try:
+        subscription = instancer.subscribe()
+        event = await asyncio.wait_for(subscription.__anext__(), 10)
+        return set(event.instances)
+    finally:
+        await instancer.close()
+
+
+def test_wrong_password_is_one_error_line_and_exit_1(auth_etcd: EtcdServer, tmp_path: Path) -> None:
+    url = f"etcd://{USER}:wrong-password@{auth_etcd.url}/services/{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "instance.log"
+    process, _ = start_instance(url, log)
+    try:
+        status = process.wait(timeout=30)
+    finally:
+        stop(process)
+    content = log.read_text()
+    assert status == 1, content
+    assert "Traceback" not in content
+    errors = [line for line in content.splitlines() if "level=error" in line]
+    assert len(errors) == 1, content
+    assert 'msg="cannot register"' in errors[0]
+    assert "etcd login failed" in errors[0] and "authentication failed" in errors[0]
+    assert "wrong-password" not in content
+
+
+async def test_discovery_down_at_start_is_retried_until_it_answers(
+    etcd: EtcdServer, tmp_path: Path
+) -> None:
+    prefix = f"/services/{uuid.uuid4().hex[:8]}"
+    url = f"etcd://{etcd.url}{prefix}"
+    await asyncio.to_thread(etcd.stop)
+    log = tmp_path / "instance.log"
+    process, address = start_instance(url + "?ttl=2", log)
+    try:
+        wait_port("127.0.0.1", int(address.rsplit(":", 1)[1]), timeout=20)
+        # Two failures logged: it retries rather than giving up after one.
+        deadline = time.monotonic() + 20
+        while log.read_text().count("registration failed, retrying") < 2:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(etcd.start)
+        content = await asyncio.to_thread(wait_for, log, "msg=registered")
+        assert process.poll() is None, content
+        assert await registered_instances(url) == {address}
+    finally:
+        status = stop(process)
+    content = log.read_text()
+    assert status == 0, content
+    assert "Traceback" not in content
+    assert "msg=deregistered" in content
