@@ -33,6 +33,10 @@ def parse_listen(listen: str) -> tuple[str, int]:
 class ListenError(OSError):
     """The server cannot listen on its address: in use, not permitted, or no such host."""
 
+    def __str__(self) -> str:
+        # The sentence alone, without OSError's "[Errno 98]": it is meant for people.
+        return str(self.strerror or super().__str__())
+
 
 def check_listen(host: str, port: int) -> None:
     """Raise ListenError now, before any server starts, when ``host:port`` cannot be bound.

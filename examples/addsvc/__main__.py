@@ -30,7 +30,7 @@ from examples.addsvc import pb, transport_grpc, transport_http, transport_jsonrp
 from examples.addsvc.endpoints import SERVICE, new_set
 from examples.addsvc.service import new_service
 from kitcore.log import Logger, caller, timestamp
-from kitcore.serving import parse_listen
+from kitcore.serving import check_listen, parse_listen
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,10 +94,15 @@ def build(
 async def serve_all(listeners: dict[str, tuple[Any, str]], logger: Logger) -> None:
     """Serve every app at its address until SIGINT/SIGTERM, then stop them all gracefully."""
     tasks: list[asyncio.Task[None]] = []
+    stopped = False
     started: set[str] = set()
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        nonlocal stopped
+        if stopped:  # once: a second cancel would cut a server's graceful shutdown short
+            return
+        stopped = True
         for task in tasks:
             task.cancel()
 
@@ -150,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider = PrometheusProvider(namespace="example", subsystem="addsvc")
         apps = build(logger, provider, args.unlimited, tracing, args.grpc_addr)
         listeners = {name: (apps[name], addr) for name, addr in addrs.items() if addr}
+        for _, addr in listeners.values():
+            # Before any server starts: one cancelled mid-start logs granian's own errors.
+            check_listen(*parse_listen(addr))
         run(serve_all(listeners, logger))
     except (OSError, ValueError) as exc:
         logger.log(err=exc)

@@ -455,7 +455,9 @@ def test_a_taken_grpc_port_stops_every_listener() -> None:
             timeout=60,
         )
     assert serve.returncode == 1, serve.stderr
-    assert f'err="OSError: gRPC could not listen on 127.0.0.1:{port}"' in serve.stderr
+    assert f'err="ListenError: cannot listen on 127.0.0.1:{port}: Address already in use"' in (
+        serve.stderr
+    )
     assert "Traceback" not in serve.stderr
 
 
