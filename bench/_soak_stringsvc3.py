@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-# The repository, not bench/ (whose grpc.py would hide grpcio), comes first.
+# The repository comes first on the path, not bench/: the examples import from it.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 

@@ -77,9 +77,6 @@ def serve_bare_grpc(port: int) -> None:
     """A bare grpc.aio server of ``pb.Add/Sum`` (bytes handlers, as kit's): until killed."""
     import asyncio
 
-    # bench/grpc.py would shadow grpcio: this folder leaves the path first.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     import grpc
 
     from examples.addsvc import pb

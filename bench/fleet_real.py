@@ -44,10 +44,6 @@ from kitcore.client import Call
 from kitcore.testing.services import free_port
 from kitcore.testing.virtual_time import VirtualTimeLoop
 
-# bench/grpc.py (the gRPC benchmark) would shadow the grpc package imported below: with
-# this bench's own modules loaded, bench/ leaves the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
 DURATION = 4.0
 RATE = 150.0
 SCENARIOS = ("outage", "black-hole", "hiccups", "slow", "overload")

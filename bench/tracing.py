@@ -16,7 +16,7 @@ runs in each round, rounds interleaved; the best round counts.
     python bench/tracing.py
 """
 
-# ruff: noqa: E402  (the imports follow the sys.path fix below)
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# bench/grpc.py shadows grpc while this folder leads the path: put it last, as that
-# script does, so that `import grpc` (here and in kit_otel.grpc) finds grpcio.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc
 from _report import abest_of, machine, write_section

@@ -18,9 +18,8 @@ from kitcore import DeadlineExceeded, context
 from kitcore.lb import Retry, RoundRobin
 from kitcore.sd import FixedEndpointer
 
-# bench/ holds grpc.py (the gRPC benchmark): left on the path (this module and
-# bench/fleet.py both put it there), it would shadow the grpc package for every test
-# module collected after this one.
+# bench/ leaves the path again (this module and bench/fleet.py both put it there): its
+# script names (fleet, core, tracing...) must not shadow modules for later tests.
 sys.path[:] = [p for p in sys.path if p != str(Path(__file__).resolve().parent.parent / "bench")]
 
 

@@ -1,6 +1,6 @@
 """kit-grpc against raw grpc.aio over the same generated messages, and deadlines over hops.
 
-    .venv/bin/python bench/grpc.py [ROUNDS]
+    .venv/bin/python bench/grpc_unary.py [ROUNDS]
 
 Three comparisons, side by side in one run, rounds interleaved, best of the rounds kept
 (the 2-core machine is shared: figures are noisy):
@@ -30,11 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-# This file shares grpc's name: its folder goes last on the path, so `import grpc` finds
-# grpcio, and _report is still found.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
-from _report import abest_of, best_of, machine, write_section  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import abest_of, best_of, machine, write_section
 
 SECONDS, WARMUP, CONCURRENCY = 3.0, 1.0, 32
 HOP_CALLS = 400
@@ -284,7 +281,7 @@ def main(rounds: int) -> None:
     k_client, r_stub = best["kit client"], best["raw stub"]
     body = f"""## gRPC (kit-grpc)
 
-`bench/grpc.py`, {machine()}. Servers pinned to CPU 0, the load process to CPU 1;
+`bench/grpc_unary.py`, {machine()}. Servers pinned to CPU 0, the load process to CPU 1;
 {CONCURRENCY} calls in flight for {SECONDS:.0f} s after {WARMUP:.0f} s of warm-up, best of
 {rounds} interleaved rounds. The raw side is a `grpc.aio` servicer and stub of the messages
 protoc generates from `kit proto` of the same class (`Echo.echo(s: str) -> str`).
