@@ -28,6 +28,9 @@ from kitcore.errors import KitError
 
 _log = logging.getLogger("kit_grpc")
 
+DEADLINE_SLACK = 0.05
+"""Seconds before its deadline within which a cancelled call is reported as timed out."""
+
 
 class Handler:
     """Serves one method: an endpoint, how to decode its request bytes and encode its reply."""
@@ -101,9 +104,11 @@ class Handler:
     ) -> None:
         if code is grpc.StatusCode.CANCELLED:
             left = ctx.time_remaining()
-            if left is not None and left <= 0:
-                # grpc cancels the handler when the deadline passes and answers
-                # DEADLINE_EXCEEDED itself, sometimes before kit's own timer fires.
+            if left is not None and left <= DEADLINE_SLACK:
+                # The deadline, not a caller who left: grpc cancels the handler when the
+                # deadline passes, sometimes before kit's own timer fires; and the
+                # caller's clock runs out first (it started before the request crossed
+                # the wire), so its cancel can arrive a few ms ahead of ours.
                 code = grpc.StatusCode.DEADLINE_EXCEEDED
         for finalizer in self.options.finalizer:
             try:

@@ -128,3 +128,32 @@ async def test_unreachable_instance_is_unavailable(svc: SimpleNamespace) -> None
     ) as client:
         with pytest.raises(Unavailable):
             await client.count("x")
+
+
+async def test_a_cancel_just_before_the_deadline_is_reported_as_the_deadline() -> None:
+    # The caller's clock started before the request crossed the wire, so it runs out
+    # (and cancels) a few ms before the server's: finalizers must see the deadline.
+    import struct
+
+    import grpc
+
+    codes: list[grpc.StatusCode] = []
+    sleeper = Sleeper()
+    async with (
+        running(sleeper, finalizer=lambda md, code, seconds: codes.append(code)) as address,
+        grpc.aio.insecure_channel(address) as channel,
+    ):
+        sent = asyncio.get_running_loop().time()
+        # SleepRequest{seconds: 30.0}: field 1, a little-endian double.
+        call = channel.unary_unary("/kit.Sleeper/Sleep")(
+            b"\x09" + struct.pack("<d", 30.0), timeout=5
+        )
+        await asyncio.wait_for(sleeper.started.wait(), 5)
+        await asyncio.sleep(sent + 5 - 0.02 - asyncio.get_running_loop().time())
+        call.cancel()  # 20 ms before the deadline, as a caller whose clock ran out
+        await asyncio.wait_for(sleeper.cancelled.wait(), 5)
+        for _ in range(100):
+            if codes:
+                break
+            await asyncio.sleep(0.01)
+    assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED]
