@@ -35,7 +35,7 @@ import msgspec
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
 
-from kit_amqp.connection import text_headers
+from kit_amqp.connection import close_channel, stop_consuming, text_headers
 from kit_amqp.errors import FAILURES, from_amqp
 from kitcore.errors import Unavailable
 from kitcore.messaging.events import Delivery, EventHandler, Outcome, dead_letter_headers
@@ -218,22 +218,9 @@ class EventConsumer:
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop deliveries, finish and settle the messages in hand, close the channel."""
         queue, tag, self._queue, self._tag = self._queue, self._tag, None, None
-        if queue is not None and tag is not None:
-            try:
-                await queue.cancel(tag)
-            except FAILURES as exc:
-                _log.warning("could not cancel consumer on %s: %s", self.queue_name, exc)
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await stop_consuming(queue, tag, self._tasks, timeout)
         channel, self._channel = self._channel, None
-        if channel is not None and not channel.is_closed:
-            try:
-                await channel.close()
-            except FAILURES as exc:
-                _log.warning("could not close channel: %s", exc)
+        await close_channel(channel)
 
     async def __aenter__(self) -> EventConsumer:
         await self.start()

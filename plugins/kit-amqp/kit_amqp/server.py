@@ -23,7 +23,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
-from kit_amqp.connection import text_headers
+from kit_amqp.connection import close_channel, stop_consuming, text_headers
 from kit_amqp.errors import FAILURES
 from kitcore.errors import InvalidArgument
 from kitcore.messaging.rpc import METHOD_HEADER, Dispatcher, Message, Reply
@@ -119,23 +119,10 @@ class Subscriber:
     async def stop(self, timeout: float = 30.0) -> None:
         """Drain: stop deliveries, finish and ack the calls in flight, close the channel."""
         queue, tag, self._queue, self._tag = self._queue, self._tag, None, None
-        if queue is not None and tag is not None:
-            try:
-                await queue.cancel(tag)
-            except FAILURES as exc:
-                _log.warning("could not cancel consumer on %s: %s", self.queue_name, exc)
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await stop_consuming(queue, tag, self._tasks, timeout)
         self.dispatcher.deadlines.close()
         channel, self._channel = self._channel, None
-        if channel is not None and not channel.is_closed:
-            try:
-                await channel.close()
-            except FAILURES as exc:
-                _log.warning("could not close channel: %s", exc)
+        await close_channel(channel)
 
     async def __aenter__(self) -> Subscriber:
         await self.start()
