@@ -103,6 +103,9 @@ async def test_curl_transcripts(name: str, example: Callable[..., Any]) -> None:
 
 async def test_stringsvc2_log_transcript(example: Callable[..., Any]) -> None:
     svc = example("examples.stringsvc2")
+    # The README shows the start-up line before the calls, as a user sees it; granian's
+    # `started` is polled and can come after the port opens (a race named in the notes).
+    svc.log_lines("msg=HTTP", timeout=20)
     async with aiohttp.ClientSession() as http:
         for path in ("uppercase", "count"):
             async with http.post(f"{svc.url}/{path}", json={"s": "hello, world"}) as r:
