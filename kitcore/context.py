@@ -15,14 +15,14 @@ deadline never extends one already in force: the earlier of the two wins, as in 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+from kitcore.deadlines import Deadlines, Entry, current_task, for_loop
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import DeadlineExceeded
 
@@ -31,6 +31,9 @@ T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _values: ContextVar[Mapping[str, Any]] = ContextVar("kit_values", default=_EMPTY)
 _deadline: ContextVar[float | None] = ContextVar("kit_deadline", default=None)
+# The innermost enforce() scope: its Deadlines entry, [instant, sequence, task] (child
+# tasks inherit the variable, hence the task).
+_scope: ContextVar[Entry | None] = ContextVar("kit_scope", default=None)
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -87,11 +90,27 @@ def set_deadline(instant: float | None) -> None:
         _deadline.set(instant)
 
 
+def enter_deadline(instant: float) -> Token[float | None] | None:
+    """Bound the deadline by ``instant`` (never extending it) until ``exit_deadline``.
+
+    Returns the token to pass to ``exit_deadline``: None when an earlier deadline
+    stands. ``timeout``'s two halves, for the hot paths that cannot spare its object.
+    """
+    current = _deadline.get()
+    if current is None or instant < current:
+        return _deadline.set(instant)
+    return None
+
+
+def exit_deadline(token: Token[float | None] | None) -> None:
+    """Undo ``enter_deadline``."""
+    if token is not None:
+        _deadline.reset(token)
+
+
 class timeout:  # lower case: to its callers a function, ``with timeout(2.0):``
     """Bound the ``with`` block's deadline to ``seconds`` from now (never extends it)."""
 
-    # A class, not @contextmanager: every call through a client or server enters one,
-    # and a generator's frame costs about three times as much.
     __slots__ = ("_seconds", "_token")
 
     def __init__(self, seconds: float | None) -> None:
@@ -99,12 +118,8 @@ class timeout:  # lower case: to its callers a function, ``with timeout(2.0):``
         self._token: Token[float | None] | None = None
 
     def __enter__(self) -> None:
-        if self._seconds is None:
-            return
-        instant = now() + self._seconds
-        current = _deadline.get()
-        if current is None or instant < current:
-            self._token = _deadline.set(instant)
+        if self._seconds is not None:
+            self._token = enter_deadline(now() + self._seconds)
 
     def __exit__(self, *exc: object) -> None:
         token, self._token = self._token, None
@@ -112,22 +127,92 @@ class timeout:  # lower case: to its callers a function, ``with timeout(2.0):``
             _deadline.reset(token)
 
 
-async def enforce(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` within the current deadline; raise DeadlineExceeded when it passes."""
-    left = remaining()
-    if left is None:
-        return await awaitable
-    if left <= 0:
+def enforce(awaitable: Awaitable[T], until: float | None = None) -> Awaitable[T]:
+    """``awaitable`` within the current deadline: awaiting it raises DeadlineExceeded at it.
+
+    ``until`` (an instant on :func:`now`'s clock) bounds it sooner. Within a scope of
+    the same task that already ends as soon, ``awaitable`` itself is returned and no
+    second timer armed: that scope's expiry cancels this await too and reports it. (A
+    plain function, not a coroutine, so that case costs no coroutine frame.)
+    """
+    instant = _deadline.get()
+    if until is not None and (instant is None or until < instant):
+        instant = until
+    if instant is None:
+        return awaitable
+    loop = asyncio.get_running_loop()
+    task = current_task(loop)
+    outer = _scope.get()
+    if outer is not None and outer[2] is task and outer[0] <= instant:
+        return awaitable
+    return _enforce(awaitable, instant)
+
+
+async def _enforce(awaitable: Awaitable[T], instant: float) -> T:
+    try:
+        scope = open_scope(instant)
+    except BaseException:
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
-        raise DeadlineExceeded("deadline exceeded")
+        raise
+    cancelled = False
     try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(left):
-                return await awaitable
-        return await asyncio.wait_for(awaitable, left)
-    except (TimeoutError, asyncio.TimeoutError):
-        raise DeadlineExceeded("deadline exceeded") from None
+        return await awaitable
+    except asyncio.CancelledError:
+        cancelled = True
+        raise
+    finally:
+        close_scope(scope, cancelled)
+
+
+Scope: TypeAlias = "tuple[Entry, Token[Entry | None], Deadlines, asyncio.Task[Any]] | None"
+"""What ``open_scope`` returns and ``close_scope`` takes."""
+
+
+def open_scope(instant: float) -> Scope:
+    """Bound the current task by ``instant`` until ``close_scope``: ``enforce`` in two halves.
+
+    For the hot paths that cannot spare ``enforce``'s coroutine frame (Retry's attempts):
+
+        scope = open_scope(instant)
+        cancelled = False
+        try:
+            result = await work
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            close_scope(scope, cancelled)  # raises DeadlineExceeded at the instant
+
+    Raises DeadlineExceeded at once when ``instant`` has passed. Returns None (no timer)
+    within a scope of this task that ends as soon.
+    """
+    loop = asyncio.get_running_loop()
+    task = current_task(loop)
+    if task is None:
+        raise RuntimeError("kitcore.context.open_scope needs a running task")
+    outer = _scope.get()
+    if outer is not None and outer[2] is task and outer[0] <= instant:
+        return None
+    if instant <= loop.time():
+        raise DeadlineExceeded("deadline exceeded")
+    deadlines = for_loop(loop)
+    entry = deadlines.enter(instant, task)
+    return entry, _scope.set(entry), deadlines, task
+
+
+def close_scope(scope: Scope, cancelled: bool) -> None:
+    """End ``open_scope``'s bound; DeadlineExceeded when its instant cut the work short."""
+    if scope is not None:
+        entry, token, deadlines, task = scope
+        _scope.reset(token)
+        deadlines.exit(entry, task, cancelled)
+
+
+def scope_end() -> float | None:
+    """The instant the innermost ``enforce`` scope ends at (an attempt's, say), or None."""
+    scope = _scope.get()
+    return None if scope is None else scope[0]
 
 
 def deadline_middleware(seconds: float) -> Middleware:

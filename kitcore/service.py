@@ -80,11 +80,13 @@ class Method:
 
     def request(self, *args: Any, **kwargs: Any) -> msgspec.Struct:
         """Build the request Struct from Python call arguments, as the method would bind them."""
-        if args:
+        if len(args) > len(self.params):
+            raise TypeError(f"{self.name}() takes {len(self.params)} arguments")
+        if args and not self.positional:
             kwargs = {**dict(zip(self.params, args, strict=False)), **kwargs}
-            if len(args) > len(self.params):
-                raise TypeError(f"{self.name}() takes {len(self.params)} arguments")
-        return self.request_type(**kwargs)
+            args = ()
+        # Positional fields (see _method) take the arguments as the method would.
+        return self.request_type(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def _method(cls: type, attr: str, func: Callable[..., Any]) -> Method:
     request_type = msgspec.defstruct(
         f"{cls.__name__}.{attr}.Request",
         fields,
-        kw_only=True,
+        # Keyword-only when the method has such parameters, so defaults may come first.
+        kw_only=not positional,
         module=cls.__module__,
     )
     return Method(

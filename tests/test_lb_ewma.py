@@ -12,7 +12,6 @@ from kitcore import context
 from kitcore.endpoint import Endpoint
 from kitcore.errors import NotFound, Unavailable
 from kitcore.lb import PeakEwma, RoundRobin, retry
-from kitcore.lb.attempt import attempt_deadline
 from kitcore.sd import FixedEndpointer
 from kitcore.testing.lb import Fleet
 
@@ -154,13 +153,9 @@ async def test_a_call_its_caller_cancels_costs_nothing_but_one_cut_by_its_timeou
         await asyncio.gather(caller_gone, return_exceptions=True)
         assert a.in_flight == 0 and not a.measured
 
-        token = attempt_deadline.set(context.now() - 1.0)  # this attempt's time is up
-        try:
-            cut = asyncio.ensure_future(a(None))  # the task copies the context
-        finally:
-            attempt_deadline.reset(token)
+        # Bounded as Retry bounds an attempt: the scope cancels the call when it ends.
+        cut = asyncio.ensure_future(context.enforce(a(None), until=context.now() + 0.05))
         await fleet.until(lambda: fleet["a:1"].in_flight == 1)
-        cut.cancel()  # as Retry's attempt timeout does
         await asyncio.gather(cut, return_exceptions=True)
         assert a.in_flight == 0 and a.measured and a.cost >= 2.0  # as slow as a failure
         fleet["a:1"].release()

@@ -25,14 +25,10 @@ or a hedge that won (nobody's): ``timed_out()`` tells them.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from contextvars import ContextVar
 from typing import Any
 
 from kitcore import context
 from kitcore.lb.latency import LatencyHistogram
-
-attempt_deadline: ContextVar[float | None] = ContextVar("kit_attempt_deadline", default=None)
-"""The instant (on ``kitcore.context.now``'s clock) the current attempt's wait ends at."""
 
 
 def timed_out() -> bool:
@@ -42,7 +38,7 @@ def timed_out() -> bool:
     too slow; False means the caller went away or another attempt answered first.
     """
     now = context.now()
-    bound = attempt_deadline.get()
+    bound = context.scope_end()  # the attempt's own, when Retry bounds it
     if bound is not None and now >= bound:
         return True
     call = context.deadline()
@@ -90,26 +86,29 @@ class AttemptTimeout:
             histogram = self._latencies[key] = LatencyHistogram(self._window, self.clock)
         return histogram
 
-    def observe(self, request: Any, seconds: float) -> None:
-        """Record the duration of an attempt that succeeded."""
-        self._histogram(request).record(seconds)
+    def observe(self, request: Any, seconds: float, now: float | None = None) -> None:
+        """Record the duration of an attempt that succeeded (ending ``now`` on ``clock``)."""
+        self._histogram(request).record(seconds, now)
 
-    def timeout(self, request: Any, remaining: float, attempts_left: int) -> float:
-        """The timeout of the next attempt, given the deadline's ``remaining`` seconds."""
+    def timeout(
+        self, request: Any, remaining: float, attempts_left: int, now: float | None = None
+    ) -> float:
+        """The timeout of the next attempt, given the deadline's ``remaining`` seconds.
+
+        ``now``, on ``clock``, saves a look at it when the caller has just read it.
+        """
         if attempts_left <= 1:
             return remaining
         share = remaining / attempts_left
-        histogram = self._histogram(request)
-        if histogram.count < self.min_samples:
+        observed = self._histogram(request).estimate(self.quantile, self.min_samples, now)
+        if observed is None:
             return share
-        observed = histogram.quantile(self.quantile)
-        assert observed is not None  # count > 0
-        return min(share, max(self.floor, self.multiplier * observed))
+        bound = self.multiplier * observed
+        if bound < self.floor:
+            bound = self.floor
+        return share if share < bound else bound
 
     def can_start(self, request: Any, remaining: float) -> bool:
         """False when ``remaining`` seconds are under the method's median latency."""
-        histogram = self._histogram(request)
-        if histogram.count < self.min_samples:
-            return remaining > 0
-        median = histogram.quantile(0.5)
-        return median is not None and remaining >= median
+        median = self._histogram(request).estimate(0.5, self.min_samples)
+        return remaining > 0 if median is None else remaining >= median

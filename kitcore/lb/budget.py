@@ -38,7 +38,8 @@ class WindowedCounter:
 
     def add(self, amount: int) -> None:
         """Add ``amount`` (may be negative) now."""
-        self._advance()
+        if self._clock() >= self._slice_end:
+            self._advance()
         self._slices[self._index] += amount
         self._sum += amount
 

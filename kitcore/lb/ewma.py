@@ -30,7 +30,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kitcore.endpoint import Endpoint
@@ -45,11 +45,12 @@ _UNMEASURED_BUSY = 1e9  # seconds: a probe in flight makes an unmeasured instanc
 class _Measured:
     """An endpoint wrapper keeping its peak-EWMA latency and its calls in flight."""
 
-    __slots__ = ("_balancer", "cost", "endpoint", "in_flight", "measured", "stamp")
+    __slots__ = ("_balancer", "_clock", "cost", "endpoint", "in_flight", "measured", "stamp")
 
     def __init__(self, endpoint: Endpoint, balancer: PeakEwma) -> None:
         self.endpoint = endpoint
         self._balancer = balancer
+        self._clock = balancer._clock
         self.in_flight = 0
         self.cost = 0.0
         self.measured = False
@@ -77,7 +78,7 @@ class _Measured:
         return self.cost * (self.in_flight + 1)
 
     async def __call__(self, request: Any) -> Any:
-        clock = self._balancer._clock
+        clock = self._clock
         self.in_flight += 1
         start = clock()
         try:
@@ -122,6 +123,7 @@ class PeakEwma:
         self._rng = rng or random.Random()
         self._clock = clock
         self._measured: Wrappers[_Measured] = Wrappers(lambda e: _Measured(e, self))
+        self._seen: Sequence[Endpoint] | None = None  # the source's list at the last prune
 
     async def endpoint(self) -> Endpoint:
         """Return the cheaper of two random endpoints; raise ``Unavailable`` if none."""
@@ -138,7 +140,9 @@ class PeakEwma:
             a, b = self._measured.get(endpoints[i]), self._measured.get(endpoints[j])
             now = self._clock()
             chosen = a if a.load(now) <= b.load(now) else b
-        self._measured.prune(endpoints)
+        if endpoints is not self._seen:  # sources hand out the same list while unchanged
+            self._measured.prune(endpoints)
+            self._seen = endpoints
         return chosen
 
     def costs(self) -> dict[Endpoint, float | None]:

@@ -54,22 +54,41 @@ class LatencyHistogram:
         self._maybe_rotate()
         return self._current_count + self._previous_count
 
-    def record(self, seconds: float) -> None:
-        """Add one latency sample."""
-        self._maybe_rotate()
-        self._current[_bucket(seconds)] += 1
+    def record(self, seconds: float, now: float | None = None) -> None:
+        """Add one latency sample (taken ``now``, on the histogram's clock)."""
+        if (self._clock() if now is None else now) >= self._rotate_at:
+            self._maybe_rotate()
+        if seconds <= _LOWEST:
+            bucket = 0
+        else:  # _bucket(), inline: every call that succeeds records one
+            bucket = min(int(math.log(seconds / _LOWEST) / _LOG_GROWTH) + 1, _BUCKETS - 1)
+        self._current[bucket] += 1
         self._current_count += 1
         self._since_refresh += 1
         if self._since_refresh >= _REFRESH:
             self._since_refresh = 0
             self._cache.clear()
 
+    def estimate(self, q: float, min_samples: int, now: float | None = None) -> float | None:
+        """The ``q`` quantile once the window holds ``min_samples`` samples, else None.
+
+        ``count`` and ``quantile`` in one look at the clock (none when given ``now``):
+        per-attempt timeouts ask this on every call.
+        """
+        if (self._clock() if now is None else now) >= self._rotate_at:
+            self._maybe_rotate()
+        if self._current_count + self._previous_count < max(min_samples, 1):
+            return None
+        cached = self._cache.get(q)
+        return cached if cached is not None else self._quantile(q)
+
     def quantile(self, q: float) -> float | None:
         """The ``q`` quantile (0 < q <= 1) of the window's samples; None when it holds none."""
         self._maybe_rotate()
         cached = self._cache.get(q)
-        if cached is not None:
-            return cached
+        return cached if cached is not None else self._quantile(q)
+
+    def _quantile(self, q: float) -> float | None:
         total = self._current_count + self._previous_count
         if total == 0:
             return None

@@ -19,7 +19,6 @@ stays on the exception (``errors``, ``str()``) for logs and traces, never on the
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from kitcore import context
 from kitcore.backoff import Backoff
 from kitcore.endpoint import Endpoint
 from kitcore.errors import ERRORS, DeadlineExceeded, KitError, Unavailable, is_caller_fault
-from kitcore.lb.attempt import AttemptTimeout, attempt_deadline
+from kitcore.lb.attempt import AttemptTimeout
 from kitcore.lb.balancer import Balancer
 from kitcore.lb.budget import RetryBudget
 
@@ -105,17 +104,14 @@ def _expired() -> bool:
 _REPICKS = 2  # extra picks a retry may make to reach an instance this call has not tried
 
 
-async def _attempt(balancer: Balancer, request: Any, tried: list[Endpoint]) -> Any:
-    chosen = await balancer.endpoint()
-    if tried:
-        # Under concurrent load a shared balancer can hand a retry the very instance
-        # that just failed it (round robin's counter moved on by others' calls).
-        for _ in range(_REPICKS):
-            if chosen not in tried:
-                break
-            chosen = await balancer.endpoint()
-    tried.append(chosen)
-    return await chosen(request)
+async def _repick(balancer: Balancer, chosen: Endpoint, tried: list[Endpoint]) -> Endpoint:
+    # Under concurrent load a shared balancer can hand a retry the very instance that
+    # just failed it (round robin's counter moved on by others' calls).
+    for _ in range(_REPICKS):
+        if chosen not in tried:
+            break
+        chosen = await balancer.endpoint()
+    return chosen
 
 
 def retry(
@@ -145,20 +141,55 @@ def retry(
     if timeout <= 0:
         raise ValueError(f"timeout must be > 0, got {timeout}")
 
+    # Attempts are timed on the deadline's clock unless the policy brings its own.
+    own_clock = attempt_timeout is not None and attempt_timeout.clock is not context.now
+
     async def endpoint(request: Any) -> Any:
+        # Written out rather than split into helpers: this runs on every call, and each
+        # Python call and coroutine frame is a measurable share of a fast remote call.
         errors: list[BaseException] = []
         tried: list[Endpoint] = []
         if budget is not None:
             budget.deposit()
-        with context.timeout(timeout):
+        now = context.now()
+        token = context.enter_deadline(now + timeout)
+        call_deadline = now + timeout if token is not None else context.deadline()
+        try:
             for attempt in range(1, max_attempts + 1):
                 try:
+                    chosen = await balancer.endpoint()
+                    if tried:
+                        chosen = await _repick(balancer, chosen, tried)
+                    tried.append(chosen)
                     if attempt_timeout is None:
-                        # One enforce per attempt: each asyncio timeout scope costs a few us.
-                        return await context.enforce(_attempt(balancer, request, tried))
-                    return await _bounded_attempt(
-                        balancer, request, tried, attempt_timeout, max_attempts - attempt + 1
+                        return await context.enforce(chosen(request))
+                    left: float = call_deadline - now  # type: ignore[operator]  # set above
+                    start = attempt_timeout.clock() if own_clock else now
+                    bound = attempt_timeout.timeout(
+                        request, left, max_attempts - attempt + 1, start
                     )
+                    until = now + bound
+                    # The callee still sees the call's deadline (a server is told how
+                    # long the caller waits in all); only this attempt's wait is cut
+                    # short, and the attempt cancelled.
+                    scope = context.open_scope(until)
+                    cancelled = False
+                    try:
+                        result = await chosen(request)
+                    except asyncio.CancelledError:
+                        cancelled = True
+                        raise
+                    finally:
+                        try:
+                            context.close_scope(scope, cancelled)
+                        except DeadlineExceeded:
+                            if bound < left:
+                                message = f"attempt timed out after {bound:.3f} s"
+                                raise DeadlineExceeded(message) from None
+                            raise
+                    end = attempt_timeout.clock()
+                    attempt_timeout.observe(request, end - start, end)
+                    return result
                 except Exception as exc:
                     if is_caller_fault(exc):
                         raise
@@ -176,14 +207,14 @@ def retry(
                 if attempt == max_attempts:
                     raise RetryError(errors, error)
                 delay = backoff.delay(attempt - 1) if backoff is not None else 0.0
-                left = context.remaining()
-                if left is not None:
-                    if backoff is not None and delay >= left:
+                remaining = context.remaining()
+                if remaining is not None:
+                    if backoff is not None and delay >= remaining:
                         # No attempt could start before the deadline: say so now.
                         deadline = DeadlineExceeded("retry deadline would pass during backoff")
                         raise RetryError(errors, deadline)
                     if attempt_timeout is not None and not attempt_timeout.can_start(
-                        request, left - delay
+                        request, remaining - delay
                     ):
                         deadline = DeadlineExceeded("the deadline left cannot cover a retry")
                         raise RetryError(errors, deadline)
@@ -191,39 +222,12 @@ def retry(
                     raise RetryError(errors, error, "retry budget exhausted")
                 if delay:
                     await asyncio.sleep(delay)
+                now = context.now()
+        finally:
+            context.exit_deadline(token)
         raise AssertionError("unreachable: the loop returns or raises")
 
     return endpoint
-
-
-async def _bounded_attempt(
-    balancer: Balancer,
-    request: Any,
-    tried: list[Endpoint],
-    policy: AttemptTimeout,
-    attempts_left: int,
-) -> Any:
-    left = context.remaining()
-    assert left is not None  # retry() always sets a deadline
-    bound = policy.timeout(request, left, attempts_left)
-    start = policy.clock()
-    token = attempt_deadline.set(context.now() + bound)
-    # The callee still sees the call's deadline (a server is told how long the caller
-    # waits in all); only this attempt's wait is cut short, and the attempt cancelled.
-    try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(bound):
-                result = await _attempt(balancer, request, tried)
-        else:
-            result = await asyncio.wait_for(_attempt(balancer, request, tried), bound)
-    except (TimeoutError, asyncio.TimeoutError):
-        if bound < left:
-            raise DeadlineExceeded(f"attempt timed out after {bound:.3f} s") from None
-        raise DeadlineExceeded("deadline exceeded") from None
-    finally:
-        attempt_deadline.reset(token)
-    policy.observe(request, policy.clock() - start)
-    return result
 
 
 Retry = retry

@@ -335,7 +335,8 @@ class Dispatcher:
         if instant is None:
             return await route.call(request)
         # Deadlines.run's halves inline: one coroutine frame fewer on every call.
-        call = self.deadlines.enter(instant)
+        task = asyncio.current_task()
+        call = None if task is None else self.deadlines.enter(instant, task)
         cancelled = False
         try:
             # The handler sees the deadline (context.remaining()) and passes it on.
@@ -345,7 +346,7 @@ class Dispatcher:
             cancelled = True
             raise
         finally:
-            self.deadlines.exit(call, cancelled)
+            self.deadlines.exit(call, task, cancelled)
 
     def fail(self, message: Message, error: BaseException) -> Reply:
         """Report ``error`` to the error handler; return what the error encoder makes of it."""
