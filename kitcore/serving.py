@@ -15,8 +15,8 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import click
 
@@ -97,3 +97,42 @@ def on_signals(stop: Callable[[], None]) -> Callable[[], None]:
             loop.remove_signal_handler(sig)
 
     return undo
+
+
+class Drainable(Protocol):
+    """A server that starts and stops by draining: the message transports' Subscribers."""
+
+    async def start(self) -> None:
+        """Start taking requests."""
+        ...
+
+    def stop(self, timeout: float = ...) -> Awaitable[None]:
+        """Take no new requests, finish those in flight (at most ``timeout`` seconds)."""
+        ...
+
+
+async def serve_until_stopped(
+    server: Drainable,
+    *,
+    drain_timeout: float,
+    handle_signals: bool = True,
+    started: Callable[[], None] | None = None,
+) -> None:
+    """Start ``server``, run until cancelled or SIGINT/SIGTERM, then drain it.
+
+    ``started()`` is called once it serves. With ``handle_signals=False`` (a process
+    serving HTTP beside it leaves the signals to the HTTP server, one handler per
+    signal) only cancelling the caller's task stops it.
+    """
+    stopping = asyncio.Event()
+    undo = on_signals(stopping.set) if handle_signals else (lambda: None)
+    try:
+        await server.start()
+        if started is not None:
+            started()
+        try:
+            await stopping.wait()
+        finally:
+            await asyncio.shield(server.stop(drain_timeout))
+    finally:
+        undo()

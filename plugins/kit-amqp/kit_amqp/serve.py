@@ -16,7 +16,7 @@ from kit_amqp.connection import open_connection
 from kit_amqp.server import Subscriber
 from kit_amqp.url import split
 from kitcore.messaging.rpc import targets_of
-from kitcore.serving import on_signals
+from kitcore.serving import serve_until_stopped
 
 
 async def serve(
@@ -37,22 +37,16 @@ async def serve(
     """
     broker, queue = split(url)
     connection = await open_connection(broker, **(connect_options or {}))
-    stopping = asyncio.Event()
-    # A process serving HTTP beside this one leaves the signals to the HTTP server
-    # (one handler per signal) and cancels this task instead.
-    undo = on_signals(stopping.set) if handle_signals else (lambda: None)
     try:
         subscriber = Subscriber(
             connection, queue, *targets_of(target), prefetch=prefetch, **options
         )
-        await subscriber.start()
-        if started is not None:
-            started(broker, queue)
-        try:
-            await stopping.wait()
-        finally:
-            await asyncio.shield(subscriber.stop(drain_timeout))
+        await serve_until_stopped(
+            subscriber,
+            drain_timeout=drain_timeout,
+            handle_signals=handle_signals,
+            started=None if started is None else lambda: started(broker, queue),
+        )
     finally:
-        undo()
         if not connection.is_closed:
             await asyncio.shield(connection.close())

@@ -16,7 +16,7 @@ from kit_nats.connection import open_connection
 from kit_nats.server import Subscriber
 from kit_nats.url import split
 from kitcore.messaging.rpc import targets_of
-from kitcore.serving import on_signals
+from kitcore.serving import serve_until_stopped
 
 
 async def serve(
@@ -38,22 +38,16 @@ async def serve(
     """
     server, subject = split(url)
     nc = await open_connection(server, **(connect_options or {}))
-    stopping = asyncio.Event()
-    # A process serving HTTP beside this one leaves the signals to the HTTP server
-    # (one handler per signal) and cancels this task instead.
-    undo = on_signals(stopping.set) if handle_signals else (lambda: None)
     try:
         subscriber = Subscriber(
             nc, subject, *targets_of(target), queue=queue, concurrency=concurrency, **options
         )
-        await subscriber.start()
-        if started is not None:
-            started(server, subject)
-        try:
-            await stopping.wait()
-        finally:
-            await asyncio.shield(subscriber.stop(drain_timeout))
+        await serve_until_stopped(
+            subscriber,
+            drain_timeout=drain_timeout,
+            handle_signals=handle_signals,
+            started=None if started is None else lambda: started(server, subject),
+        )
     finally:
-        undo()
         if not nc.is_closed:
             await asyncio.shield(nc.close())
