@@ -159,3 +159,25 @@ async def test_a_call_its_caller_cancels_costs_nothing_but_one_cut_by_its_timeou
         await asyncio.gather(cut, return_exceptions=True)
         assert a.in_flight == 0 and a.measured and a.cost >= 2.0  # as slow as a failure
         fleet["a:1"].release()
+
+
+async def test_a_start_up_burst_is_not_all_sent_to_the_one_instance_that_fails_fast() -> None:
+    # At start every instance is unmeasured. The one shedding load fails at once and is
+    # measured (at the failure penalty); the healthy ones still have their first call in
+    # flight. Their cost is the time that call has taken so far, not "busier than any
+    # measured instance", or the whole burst would go to the failing one.
+    async with Fleet("a:1", "b:2", "shed:3") as fleet:
+        fleet["a:1"].hung = fleet["b:2"].hung = True
+        fleet["shed:3"].failing = True
+        balancer = PeakEwma(fleet.endpointer, rng=random.Random(7))
+        call = retry(1, 5.0, balancer)
+        burst = []
+        for i in range(30):
+            burst.append(asyncio.ensure_future(call(i)))
+            await asyncio.sleep(0)  # each call starts (the failing one fails) before the next
+        await fleet.until(lambda: fleet["a:1"].in_flight + fleet["b:2"].in_flight > 0)
+        fleet["a:1"].release()
+        fleet["b:2"].release()
+        outcomes = await asyncio.gather(*burst, return_exceptions=True)
+    failed = sum(isinstance(o, BaseException) for o in outcomes)
+    assert fleet["shed:3"].calls <= 5 and failed <= 5, (fleet["shed:3"].calls, failed)

@@ -15,10 +15,14 @@ Choices this module makes:
   instance that fails fast does not draw the traffic by looking fast; so does a call
   cancelled by its timeout (``kitcore.lb.attempt.timed_out``), not one cancelled by its
   caller or by a hedge that won.
-- Cold start, as Finagle's: a new instance, not yet measured, gets one probe call at
-  once; until that answers it looks busier than any measured instance, so it is
-  neither flooded (a cost of zero would draw every call) nor starved (a guessed cost
-  higher than the others' would never win a pairing).
+- Cold start: a new instance, not yet measured and idle, wins its pairings, so it gets
+  a first call at once (a guessed cost higher than the others' would starve it). While
+  that call is out, its cost is the time the call has taken so far, a lower bound of
+  its latency, times its calls in flight plus one: it grows with every call sent and
+  every millisecond waited, so the newcomer is not flooded (a cost of zero would draw
+  every call), and a start-up burst does not all go to the one instance that failed
+  fast and so was measured first (a fixed "busier than anything measured" would send
+  it every call until the others' first calls answered).
 
 Use it as the balancer of a client whose instances differ in speed (shared hosts,
 noisy neighbours, a bad deploy); it costs two clock reads and two ``exp`` per call.
@@ -39,7 +43,7 @@ from kitcore.lb.attempt import timed_out
 from kitcore.lb.balancer import EndpointSource, no_endpoints
 from kitcore.lb.wrappers import Wrappers
 
-_UNMEASURED_BUSY = 1e9  # seconds: a probe in flight makes an unmeasured instance the last pick
+_TICK = 1e-6  # seconds: the least an unmeasured instance's first call is taken to have lasted
 
 
 class _Measured:
@@ -71,7 +75,10 @@ class _Measured:
     def load(self, now: float) -> float:
         """The decayed cost times the calls in flight plus one (see cold start)."""
         if not self.measured:
-            return 0.0 if self.in_flight == 0 else _UNMEASURED_BUSY + self.in_flight
+            if self.in_flight == 0:
+                return 0.0
+            # stamp: when the oldest call now in flight started (set in __call__).
+            return max(now - self.stamp, _TICK) * (self.in_flight + 1)
         w = math.exp(-max(now - self.stamp, 0.0) / self._balancer.decay)
         self.cost *= w
         self.stamp = now
@@ -79,8 +86,10 @@ class _Measured:
 
     async def __call__(self, request: Any) -> Any:
         clock = self._clock
-        self.in_flight += 1
         start = clock()
+        if not self.in_flight and not self.measured:
+            self.stamp = start  # the first call out: load() counts its time so far
+        self.in_flight += 1
         try:
             result = await self.endpoint(request)
         except Exception as exc:
