@@ -139,3 +139,64 @@ async def test_discovery_down_at_start_is_retried_until_it_answers(
     assert status == 0, content
     assert "Traceback" not in content
     assert "msg=deregistered" in content
+
+
+def start_gateway(sd_url: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A gateway process following ``sd_url``, its output into ``log``."""
+    port = free_port()
+    argv = ["--listen", f"127.0.0.1:{port}", "--sd", sd_url]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "examples.apigateway", *argv],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, port
+
+
+def test_a_gateway_refused_by_discovery_is_one_error_line_and_exit_1(
+    auth_etcd: EtcdServer, tmp_path: Path
+) -> None:
+    url = f"etcd://{USER}:wrong-password@{auth_etcd.url}/services/{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "gateway.log"
+    process, _ = start_gateway(url, log)
+    try:
+        status = process.wait(timeout=30)
+    finally:
+        stop(process)
+    content = log.read_text()
+    assert status == 1, content
+    assert "Traceback" not in content
+    errors = [line for line in content.splitlines() if "level=error" in line]
+    assert len(errors) == 1, content
+    assert 'msg="discovery refused the gateway"' in errors[0]
+    assert "etcd login failed" in errors[0] and "authentication failed" in errors[0]
+    assert "wrong-password" not in content
+
+
+async def test_a_gateway_retries_discovery_that_is_down_until_it_answers(
+    etcd: EtcdServer, tmp_path: Path
+) -> None:
+    url = f"etcd://{etcd.url}/services/{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(etcd.stop)
+    log = tmp_path / "gateway.log"
+    process, port = start_gateway(url, log)
+    instance_log = tmp_path / "instance.log"
+    instance = None
+    try:
+        # It serves meanwhile, and logs the failures it retries.
+        await asyncio.to_thread(wait_port, "127.0.0.1", port, 60)
+        await asyncio.to_thread(wait_for, log, 'msg="service discovery failed"')
+        await asyncio.to_thread(etcd.start)
+        instance, address = start_instance(url + "?ttl=2", instance_log)
+        content = await asyncio.to_thread(wait_for, log, f'msg="instance added" instance={address}')
+        assert process.poll() is None, content
+    finally:
+        status = stop(process)
+        if instance is not None:
+            stop(instance)
+    content = log.read_text()
+    assert status == 0, content
+    assert "Traceback" not in content
