@@ -2,7 +2,8 @@
 
 Down: the instance serves, logs each failed registration and retries with backoff until
 etcd answers, then registers. Refused (a wrong password): one error line, exit 1, no
-traceback. Real etcd servers, real instance processes.
+traceback. The gateway behaves the same. Real etcd servers (and kit-consul's fake agent
+for an ACL token), real instance and gateway processes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kit_consul.fake import agent_process
 
 from kitcore import sd
 from kitcore.testing.servers import EtcdServer, etcd_server
@@ -200,3 +203,29 @@ async def test_a_gateway_retries_discovery_that_is_down_until_it_answers(
     content = log.read_text()
     assert status == 0, content
     assert "Traceback" not in content
+
+
+@pytest.mark.parametrize(
+    ("start", "refusal"),
+    [(start_gateway, "discovery refused the gateway"), (start_instance, "cannot register")],
+)
+def test_a_wrong_consul_token_is_one_error_line_and_exit_1(
+    tmp_path: Path, start: Any, refusal: str
+) -> None:
+    # kit-consul's fake agent enforcing an ACL token, in its own process; Consul answers
+    # an unknown token 403 "ACL not found", which no retry can fix.
+    with agent_process("--token", "s3cret-consul-token") as port:
+        url = f"consul://:wrong-token@127.0.0.1:{port}/stringsvc"
+        log = tmp_path / "process.log"
+        process, _ = start(url, log)
+        try:
+            status = process.wait(timeout=30)
+        finally:
+            stop(process)
+    content = log.read_text()
+    assert status == 1, content
+    assert "Traceback" not in content
+    errors = [line for line in content.splitlines() if "level=error" in line]
+    assert len(errors) == 1, content
+    assert f'msg="{refusal}"' in errors[0] and "ACL not found" in errors[0]
+    assert "wrong-token" not in content
