@@ -15,8 +15,11 @@ slow the sender) and, along the way:
 - at 60 % stops etcd for 5 s and starts it again on the same ports and data.
 
 It reports failed calls (target 0), latency percentiles, and the proxy's RSS, open fds
-and asyncio tasks after warm-up and after the run (tasks come from a SIGUSR1 handler
-``bench/_soak_stringsvc3.py`` installs). Writes the "soak" part of BENCHMARKS.md.
+and asyncio tasks after warm-up and after the run, with its longest event-loop stall
+and garbage collection in each period (tasks, stalls and collections come from a
+SIGUSR1 handler ``bench/_soak_stringsvc3.py`` installs): a failed call in a period
+without a stall of the proxy was its instances answering late. Writes the "soak" part
+of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ def process(argv: list[str], log: Path, env: dict[str, str]) -> Iterator[subproc
                 proc.wait()
 
 
-def usage(pid: int, stats: Path) -> dict[str, int]:
-    """The proxy's RSS (KiB), open fds and asyncio tasks right now."""
+def usage(pid: int, stats: Path) -> dict[str, Any]:
+    """The proxy's RSS (KiB), open fds and asyncio tasks right now, and its longest
+    event-loop stall and garbage collection (ms) since the last reading."""
     rss = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -84,8 +88,14 @@ def usage(pid: int, stats: Path) -> dict[str, int]:
     deadline = time.monotonic() + 5
     while not stats.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    tasks = json.loads(stats.read_text())["tasks"] if stats.exists() else -1
-    return {"rss_kib": rss, "fds": fds, "tasks": tasks}
+    answer = json.loads(stats.read_text()) if stats.exists() else {}
+    return {
+        "rss_kib": rss,
+        "fds": fds,
+        "tasks": answer.get("tasks", -1),
+        "stall_ms": answer.get("stall_ms", -1),
+        "gc_ms": answer.get("gc_ms", -1),
+    }
 
 
 class Load:
@@ -176,7 +186,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{proxy_port}/uppercase"
         print(f"logs in {logs}; {total} calls at {rate:g}/s", flush=True)
 
-        before: dict[str, int] = {}
+        before: dict[str, Any] = {}
         timeline: list[str] = []
 
         warmup = min(WARMUP, total // 20)
@@ -242,8 +252,8 @@ def report(
     failed: int,
     failures: collections.Counter[str],
     lat: list[float],
-    before: dict[str, int],
-    after: dict[str, int],
+    before: dict[str, Any],
+    after: dict[str, Any],
     timeline: list[str],
 ) -> str:
     ms = [f"{percentile(lat, q) * 1000:.1f} ms" if lat else "-" for q in (0.50, 0.99, 0.999)]
@@ -266,6 +276,13 @@ def report(
         f"| RSS | {before['rss_kib'] / 1024:.1f} MiB | {after['rss_kib'] / 1024:.1f} MiB |",
         f"| open fds | {before['fds']} | {after['fds']} |",
         f"| asyncio tasks | {before['tasks']} | {after['tasks']} |",
+        f"| longest event-loop stall | {before['stall_ms']:.0f} ms | {after['stall_ms']:.0f} ms |",
+        f"| longest garbage collection | {before['gc_ms']:.0f} ms | {after['gc_ms']:.0f} ms |",
+        "",
+        "Stalls and collections are the longest in the period up to each reading: the "
+        "first from the proxy's start (once serving) to the warm-up, the second from there "
+        "to the end; a stall is how late the proxy's 10 ms timer fired. Tasks include that "
+        "timer's.",
     ]
     if failures:
         lines += ["", "Failed calls by outcome:", ""]

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+
 import click
 from kit_http.serve import run, serve
 
-from examples.apigateway.gateway import SERVICES, Route, make_gateway, parse_route
+from examples.apigateway.display import public_url
+from examples.apigateway.gateway import (
+    SERVICES,
+    DiscoveryRefused,
+    Route,
+    ServiceProxy,
+    make_gateway,
+    parse_route,
+    refusal,
+)
 from kitcore.log import Logger, caller
 
 
@@ -20,13 +33,46 @@ def _routes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     return routes
 
 
-async def gateway(listen: str, routes: list[Route], retry_max: int, retry_timeout: float) -> None:
-    """Serve the gateway at ``listen`` until SIGINT/SIGTERM."""
+async def gateway(listen: str, routes: list[Route], retry_max: int, retry_timeout: float) -> int:
+    """Serve the gateway at ``listen`` until SIGINT/SIGTERM; return the exit status.
+
+    1 when discovery refuses the gateway before its first answer (bad credentials, no
+    permission), with the reason in one log line; unreachable discovery is retried.
+    """
     logger = Logger().with_(svc="apigateway", caller=caller)
-    app = make_gateway(routes, logger, max_attempts=retry_max, timeout=retry_timeout)
+    proxies = [
+        ServiceProxy(route, logger, max_attempts=retry_max, timeout=retry_timeout)
+        for route in routes
+    ]
+    app = make_gateway(proxies)
     for route in app.routes():
         logger.log(route=route)
-    await serve(app, listen, started=lambda host, port: logger.log(msg="HTTP", addr=listen))
+
+    def started(host: str, port: int) -> None:
+        logger.log(msg="HTTP", addr=listen)
+
+    server = asyncio.ensure_future(serve(app, listen, started=started))
+    refused = asyncio.ensure_future(refusal(proxies))
+    try:
+        await asyncio.wait([server, refused], return_when=asyncio.FIRST_COMPLETED)
+        if refused.done():
+            refused.result()
+        await server
+    except DiscoveryRefused as exc:
+        logger.log(
+            level="error",
+            msg="discovery refused the gateway",
+            service=exc.route.prefix,
+            sd=public_url(exc.route.sd_url),
+            err=exc.error,
+        )
+        return 1
+    finally:
+        for task in (refused, server):
+            task.cancel()  # serve() then shuts down gracefully
+            with contextlib.suppress(asyncio.CancelledError, DiscoveryRefused):
+                await task
+    return 0
 
 
 @click.command()
@@ -52,7 +98,7 @@ async def gateway(listen: str, routes: list[Route], retry_max: int, retry_timeou
 )
 def main(listen: str, routes: list[Route], retry_max: int, retry_timeout: float) -> None:
     """Serve the discovered instances of each service under one HTTP address."""
-    run(gateway(listen, routes, retry_max, retry_timeout))
+    sys.exit(run(gateway(listen, routes, retry_max, retry_timeout)))
 
 
 if __name__ == "__main__":

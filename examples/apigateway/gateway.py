@@ -7,10 +7,15 @@ just failed is set aside for a moment (HealthyEndpoints), so the retries go else
 Each method of the service class is served at ``POST /<prefix>/<method>`` with the body
 the service itself takes, and answers what the instance answered: its result, or its
 typed error (an instance's 400 reaches the caller as the same 400).
+
+Discovery that cannot be reached is retried by its instancer, with backoff; discovery
+that refuses the gateway (bad credentials, no permission: ``sd.is_final``) before its
+first answer raises DiscoveryRefused, and the gateway exits, as an instance does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +63,15 @@ def parse_route(value: str, services: Mapping[str, type] = SERVICES) -> Route:
     if "://" not in url:
         raise ValueError(f"{url!r} is not a discovery URL (etcd://, zk://, consul://...)")
     return Route(name, services[name], url)
+
+
+class DiscoveryRefused(Exception):
+    """Discovery refused the gateway for good (bad credentials, no permission)."""
+
+    def __init__(self, route: Route, error: BaseException) -> None:
+        super().__init__(f"{public_url(route.sd_url)}: {error}")
+        self.route = route
+        self.error = error
 
 
 class ServiceProxy:
@@ -138,14 +152,37 @@ class ServiceProxy:
                 request_type=method.request_type,
             )
 
+    async def discovered(self) -> None:
+        """Return at discovery's first instance set; raise DiscoveryRefused if it refuses us.
+
+        Unreachable discovery is waited out, as the instancer retries it with backoff; a
+        final error (``sd.is_final``: bad credentials, no permission) ends the wait.
+        """
+        subscription = self.instancer.subscribe()
+        try:
+            async for event in subscription:
+                if event.error is None:
+                    return
+                if sd.is_final(event.error):
+                    raise DiscoveryRefused(self.route, event.error) from event.error
+        finally:
+            aclose = getattr(subscription, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def start(self, wait: float = 5.0) -> None:
-        """Start following discovery; wait up to ``wait`` seconds for its first answer."""
+        """Wait up to ``wait`` seconds for discovery's first answer, then follow it.
+
+        Raises DiscoveryRefused when that answer is a final error; the Endpointer starts
+        only after it, so a refusal is not also logged as a discovery failure.
+        """
         self._logger.log(msg="discovering", sd=public_url(self.route.sd_url))
         try:
             with context.timeout(wait):
-                await context.enforce(self.endpointer.endpoints())
+                await context.enforce(self.discovered())
         except DeadlineExceeded:
             self._logger.log(msg="no answer from discovery yet", waited=wait)
+        self.endpointer.start()
 
     async def close(self) -> None:
         """Stop following discovery and close every instance's connections."""
@@ -153,27 +190,35 @@ class ServiceProxy:
         await self.instancer.close()
 
 
-def make_gateway(
-    routes: Sequence[Route],
-    logger: Logger,
-    *,
-    max_attempts: int = 3,
-    timeout: float = 1.0,
-) -> App:
-    """The gateway's App: every route's methods, discovery started and stopped with the app."""
-    proxies = [
-        ServiceProxy(route, logger, max_attempts=max_attempts, timeout=timeout) for route in routes
-    ]
+def make_gateway(proxies: Sequence[ServiceProxy]) -> App:
+    """The gateway's App: every proxy's methods, discovery started and stopped with the app."""
     app = App(on_startup=[_starter(proxies)], on_shutdown=[_closer(proxies)])
     for proxy in proxies:
         proxy.add_to(app)
     return app
 
 
-def _starter(proxies: Iterable[ServiceProxy]) -> Any:
+async def refusal(proxies: Iterable[ServiceProxy]) -> None:
+    """Return once every proxy's discovery has answered; raise the first DiscoveryRefused."""
+    tasks = [asyncio.ensure_future(proxy.discovered()) for proxy in proxies]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _starter(proxies: Sequence[ServiceProxy]) -> Any:
     async def start() -> None:
-        for proxy in proxies:
-            await proxy.start()
+        try:
+            for proxy in proxies:
+                await proxy.start()
+        except BaseException:
+            # A failed start is not half a start: no discovery left following.
+            await _closer(proxies)()
+            raise
 
     return start
 

@@ -67,10 +67,7 @@ class Endpointer:
         ``invalidate_on_error`` seconds (chained from the discovery error).
         """
         if not self._ready.is_set():
-            if self._task is None and not self._closed:
-                self._task = asyncio.get_running_loop().create_task(
-                    self._run(), name="Endpointer._run"
-                )
+            self.start()
             await enforce(self._ready.wait())
         if self._closed:
             raise Unavailable("endpointer is closed")
@@ -81,6 +78,11 @@ class Endpointer:
             if self._invalidated:
                 raise Unavailable(f"service discovery failing: {error}") from error
         return self._endpoints
+
+    def start(self) -> None:
+        """Start following the instancer now, without waiting; ``endpoints()`` does it too."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="Endpointer._run")
 
     async def _run(self) -> None:
         subscription = None

@@ -2,7 +2,8 @@
 
 Down: the instance serves, logs each failed registration and retries with backoff until
 etcd answers, then registers. Refused (a wrong password): one error line, exit 1, no
-traceback. Real etcd servers, real instance processes.
+traceback. The gateway behaves the same. Real etcd servers (and kit-consul's fake agent
+for an ACL token), real instance and gateway processes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kit_consul.fake import agent_process
 
 from kitcore import sd
 from kitcore.testing.servers import EtcdServer, etcd_server
@@ -139,3 +142,90 @@ async def test_discovery_down_at_start_is_retried_until_it_answers(
     assert status == 0, content
     assert "Traceback" not in content
     assert "msg=deregistered" in content
+
+
+def start_gateway(sd_url: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A gateway process following ``sd_url``, its output into ``log``."""
+    port = free_port()
+    argv = ["--listen", f"127.0.0.1:{port}", "--sd", sd_url]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "examples.apigateway", *argv],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, port
+
+
+def test_a_gateway_refused_by_discovery_is_one_error_line_and_exit_1(
+    auth_etcd: EtcdServer, tmp_path: Path
+) -> None:
+    url = f"etcd://{USER}:wrong-password@{auth_etcd.url}/services/{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "gateway.log"
+    process, _ = start_gateway(url, log)
+    try:
+        status = process.wait(timeout=30)
+    finally:
+        stop(process)
+    content = log.read_text()
+    assert status == 1, content
+    assert "Traceback" not in content
+    errors = [line for line in content.splitlines() if "level=error" in line]
+    assert len(errors) == 1, content
+    assert 'msg="discovery refused the gateway"' in errors[0]
+    assert "etcd login failed" in errors[0] and "authentication failed" in errors[0]
+    assert "wrong-password" not in content
+
+
+async def test_a_gateway_retries_discovery_that_is_down_until_it_answers(
+    etcd: EtcdServer, tmp_path: Path
+) -> None:
+    url = f"etcd://{etcd.url}/services/{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(etcd.stop)
+    log = tmp_path / "gateway.log"
+    process, port = start_gateway(url, log)
+    instance_log = tmp_path / "instance.log"
+    instance = None
+    try:
+        # It serves meanwhile, and logs the failures it retries.
+        await asyncio.to_thread(wait_port, "127.0.0.1", port, 60)
+        await asyncio.to_thread(wait_for, log, 'msg="service discovery failed"')
+        await asyncio.to_thread(etcd.start)
+        instance, address = start_instance(url + "?ttl=2", instance_log)
+        content = await asyncio.to_thread(wait_for, log, f'msg="instance added" instance={address}')
+        assert process.poll() is None, content
+    finally:
+        status = stop(process)
+        if instance is not None:
+            stop(instance)
+    content = log.read_text()
+    assert status == 0, content
+    assert "Traceback" not in content
+
+
+@pytest.mark.parametrize(
+    ("start", "refusal"),
+    [(start_gateway, "discovery refused the gateway"), (start_instance, "cannot register")],
+)
+def test_a_wrong_consul_token_is_one_error_line_and_exit_1(
+    tmp_path: Path, start: Any, refusal: str
+) -> None:
+    # kit-consul's fake agent enforcing an ACL token, in its own process; Consul answers
+    # an unknown token 403 "ACL not found", which no retry can fix.
+    with agent_process("--token", "s3cret-consul-token") as port:
+        url = f"consul://:wrong-token@127.0.0.1:{port}/stringsvc"
+        log = tmp_path / "process.log"
+        process, _ = start(url, log)
+        try:
+            status = process.wait(timeout=30)
+        finally:
+            stop(process)
+    content = log.read_text()
+    assert status == 1, content
+    assert "Traceback" not in content
+    errors = [line for line in content.splitlines() if "level=error" in line]
+    assert len(errors) == 1, content
+    assert f'msg="{refusal}"' in errors[0] and "ACL not found" in errors[0]
+    assert "wrong-token" not in content

@@ -9,6 +9,7 @@ from typing import Any
 import consul.aio  # type: ignore[import-untyped]
 
 from kit_consul.options import AgentOptions
+from kitcore.errors import PermissionDenied, Unauthenticated
 
 
 class ConsulError(Exception):
@@ -28,9 +29,37 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+class ConsulAuthError(ConsulError, Unauthenticated):
+    """Consul does not know the ACL token (403 "ACL not found", 401): it is refused again."""
+
+
+class ConsulPermissionError(ConsulError, PermissionDenied):
+    """Consul's ACLs deny the token this operation (403 "Permission denied")."""
+
+
+def _kind(exc: BaseException) -> type[ConsulError]:
+    """The ConsulError class for ``exc``: a refusal of the token is final (``sd.is_final``)."""
+    if not isinstance(exc, consul.ConsulException):
+        return ConsulError  # I/O errors and timeouts: the agent may answer later
+    if isinstance(exc, consul.ACLDisabled):
+        return ConsulAuthError  # py-consul's name for any 401
+    # Older agents answer ACL refusals as 500 "rpc error making call: ...": read the text.
+    text = str(exc)
+    if "ACL not found" in text:
+        return ConsulAuthError
+    if isinstance(exc, consul.ACLPermissionDenied) or "Permission denied" in text:
+        return ConsulPermissionError
+    return ConsulError
+
+
 def consul_error(agent: AgentOptions, what: str, exc: BaseException) -> ConsulError:
-    """A ConsulError for ``what`` (e.g. "watching stringsvc") failing at ``agent``."""
-    error = ConsulError(f"consul agent {agent.address}: {what} failed: {describe(exc)}")
+    """A ConsulError for ``what`` (e.g. "watching stringsvc") failing at ``agent``.
+
+    ACL refusals are ConsulAuthError or ConsulPermissionError, kit's ``Unauthenticated``
+    and ``PermissionDenied``: ``sd.register_with_backoff`` stops at them, and a gateway
+    following the Instancer exits, instead of retrying a token that will be refused again.
+    """
+    error = _kind(exc)(f"consul agent {agent.address}: {what} failed: {describe(exc)}")
     error.__cause__ = exc
     return error
 

@@ -13,11 +13,18 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from kit_consul import AgentOptions, ConsulError, ConsulInstancer, WatchOptions
+from kit_consul import (
+    AgentOptions,
+    ConsulAuthError,
+    ConsulError,
+    ConsulInstancer,
+    ConsulPermissionError,
+    WatchOptions,
+)
 from kit_consul.testing import ConsulDriver
 
 from kitcore.backoff import Backoff
-from kitcore.sd import Event
+from kitcore.sd import Event, is_final
 from kitcore.testing.sd import check_instancer, event_where
 
 HEALTH = "GET /v1/health/service/svc"
@@ -241,10 +248,24 @@ async def test_acl_token_is_used_and_never_shown(fake_consul_class: Any) -> None
             agent_of(fake, token="wrong-s3cret"), WatchOptions("svc"), logger=logger
         )
         refused = await next_event(wrong.subscribe())
-        assert isinstance(refused.error, ConsulError) and "ACL not found" in str(refused.error)
+        assert isinstance(refused.error, ConsulAuthError) and "ACL not found" in str(refused.error)
+        assert is_final(refused.error)  # a gateway following it exits rather than wait
         await wrong.close()
         shown = repr(logger.records) + repr(refused.error) + str(wrong.agent)
         assert "s3cret" not in shown
+    assert_no_tasks_left()
+
+
+async def test_a_denied_watch_is_a_final_error_and_an_outage_is_not(fake_consul: Any) -> None:
+    watcher = ConsulInstancer(agent_of(fake_consul), WatchOptions("svc"))
+    fake_consul.fail_with(403, "Permission denied: token lacks permission 'service:read'")
+    subscription = watcher.subscribe()
+    denied = await next_event(subscription)
+    assert isinstance(denied.error, ConsulPermissionError) and is_final(denied.error)
+    fake_consul.fail_with(500, "No cluster leader")
+    down = await event_where(subscription, lambda e: not isinstance(e.error, ConsulPermissionError))
+    assert isinstance(down.error, ConsulError) and not is_final(down.error)
+    await watcher.close()
     assert_no_tasks_left()
 
 

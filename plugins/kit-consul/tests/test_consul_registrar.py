@@ -12,8 +12,10 @@ import pytest
 from aiohttp import web
 from kit_consul import (
     AgentOptions,
+    ConsulAuthError,
     ConsulError,
     ConsulInstancer,
+    ConsulPermissionError,
     ConsulRegistrar,
     RegisterOptions,
     WatchOptions,
@@ -21,8 +23,9 @@ from kit_consul import (
 )
 
 from kitcore.backoff import Backoff
+from kitcore.errors import PermissionDenied, Unauthenticated
 from kitcore.plugins import load, reset
-from kitcore.sd import Event, instancer, registrar
+from kitcore.sd import Event, instancer, is_final, register_with_backoff, registrar
 from kitcore.testing.sd import check_registrar, event_where, registered_process
 
 
@@ -185,8 +188,10 @@ async def test_acl_token_is_required_used_and_never_shown(fake_consul_class: Any
     secret = "s3cret-acl-token"
     async with fake_consul_class(token=secret) as fake:
         anonymous = ConsulRegistrar(agent_of(fake), RegisterOptions("svc"), "10.0.0.5:80")
-        with pytest.raises(ConsulError, match="Permission denied") as refused:
-            await anonymous.register()
+        # Final, so register_with_backoff gives up at once instead of retrying for ever.
+        with pytest.raises(ConsulPermissionError, match="Permission denied") as refused:
+            await asyncio.wait_for(register_with_backoff(anonymous), 20)
+        assert is_final(refused.value) and isinstance(refused.value, PermissionDenied)
         await anonymous.close()
         assert not anonymous.registered and fake.services == {}
 
@@ -194,8 +199,9 @@ async def test_acl_token_is_required_used_and_never_shown(fake_consul_class: Any
         wrong = ConsulRegistrar(
             agent_of(fake, token="wrong-s3cret"), RegisterOptions("svc"), "10.0.0.5:80"
         )
-        with pytest.raises(ConsulError, match="ACL not found") as not_found:
-            await wrong.register()
+        with pytest.raises(ConsulAuthError, match="ACL not found") as not_found:
+            await asyncio.wait_for(register_with_backoff(wrong), 20)
+        assert is_final(not_found.value) and isinstance(not_found.value, Unauthenticated)
         await wrong.close()
 
         allowed = ConsulRegistrar.from_url(
@@ -207,6 +213,50 @@ async def test_acl_token_is_required_used_and_never_shown(fake_consul_class: Any
         shown = repr(logger.records) + str(refused.value) + str(not_found.value)
         assert "s3cret" not in shown + repr(allowed.agent) + repr(wrong.agent)
     assert_no_tasks_left()
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "kind"),
+    [
+        (401, "ACL support disabled", ConsulAuthError),
+        (403, "ACL not found", ConsulAuthError),
+        (403, "Permission denied: token lacks permission 'service:write'", ConsulPermissionError),
+        # Older agents answer ACL refusals as 500s that say so.
+        (500, "rpc error making call: rpc error making call: ACL not found", ConsulAuthError),
+        (500, "rpc error making call: Permission denied", ConsulPermissionError),
+    ],
+)
+async def test_acl_refusals_are_final(
+    fake_consul: Any, status: int, message: str, kind: type[ConsulError]
+) -> None:
+    fake_consul.fail_with(status, message)
+    reg = ConsulRegistrar(agent_of(fake_consul), RegisterOptions("svc"), "10.0.0.5:80")
+    try:
+        with pytest.raises(kind) as refused:
+            await asyncio.wait_for(register_with_backoff(reg), 20)
+        assert is_final(refused.value)
+    finally:
+        await reg.close()
+
+
+async def test_an_agent_without_a_leader_is_retried(fake_consul: Any) -> None:
+    fake_consul.fail_with(500, "No cluster leader")
+    logger = Recorder()
+    reg = ConsulRegistrar(agent_of(fake_consul), RegisterOptions("svc"), "10.0.0.5:80")
+    registering = asyncio.ensure_future(
+        register_with_backoff(reg, backoff=Backoff(base=0.01, cap=0.05), logger=logger)
+    )
+    try:
+        while len(logger.records) < 2:
+            assert not registering.done(), registering
+            await asyncio.sleep(0.01)
+        assert not is_final(logger.records[0]["err"])
+        fake_consul.stop_failing()
+        await asyncio.wait_for(registering, 20)
+        assert reg.registered
+    finally:
+        registering.cancel()
+        await reg.close()
 
 
 async def test_register_fails_clearly_when_the_agent_is_unreachable(fake_consul: Any) -> None:

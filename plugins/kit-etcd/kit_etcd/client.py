@@ -55,8 +55,13 @@ _LOGIN_REFUSED = {
 
 def refused(exc: BaseException, what: str) -> EtcdPermissionError | None:
     """An EtcdPermissionError when ``exc`` is etcd denying ``what`` to this user, else None."""
-    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.PERMISSION_DENIED:
-        return EtcdPermissionError(f"etcd denied {what}: {exc.details()}")
+    # aetcd raises a plain ClientError for PERMISSION_DENIED, from the gRPC error.
+    rpc_error = exc if isinstance(exc, grpc.aio.AioRpcError) else exc.__cause__
+    if (
+        isinstance(rpc_error, grpc.aio.AioRpcError)
+        and rpc_error.code() == grpc.StatusCode.PERMISSION_DENIED
+    ):
+        return EtcdPermissionError(f"etcd denied {what}: {rpc_error.details()}")
     return None
 
 

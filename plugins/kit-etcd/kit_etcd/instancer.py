@@ -16,7 +16,7 @@ import grpc  # type: ignore[import-untyped]
 from aetcd import rpc  # type: ignore[import-untyped]
 from aetcd.utils import prefix_range_end  # type: ignore[import-untyped]
 
-from kit_etcd.client import EtcdClient, open_client
+from kit_etcd.client import EtcdClient, open_client, refused
 from kit_etcd.config import EtcdConfig, parse_url
 from kitcore.sd import BaseInstancer, Event
 
@@ -70,7 +70,14 @@ class EtcdInstancer(BaseInstancer):
 
     async def _read(self, client: EtcdClient) -> int:
         """Read every key under the prefix, report the set, return the next revision."""
-        reply = await client.get_prefix(self._config.key_prefix)
+        try:
+            reply = await client.get_prefix(self._config.key_prefix)
+        except Exception as exc:
+            # A user whose roles do not cover the prefix is refused again: a final error.
+            denied = refused(exc, f"reading {self._config.key_prefix.decode()}")
+            if denied is None:
+                raise
+            raise denied from exc
         self._entries = {kv.key: kv.value for kv in reply.kvs}
         self._publish()
         return int(reply.header.revision) + 1

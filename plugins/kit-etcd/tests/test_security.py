@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kit_etcd import EtcdAuthError, EtcdRegistrar
+from kit_etcd import EtcdAuthError, EtcdPermissionError, EtcdRegistrar
 from kit_etcd_testlib import Etcd, Recorder, config, instancer
 
 from kitcore import sd
@@ -184,3 +187,50 @@ async def test_refused_credentials_are_final_and_leave_nothing_open(
         assert reg._client is None  # the failed start closed its channel
     finally:
         await reg.close()
+
+
+def auth_api(server: EtcdServer, path: str, body: dict[str, Any], token: str = "") -> Any:
+    """POST ``body`` to etcd's JSON auth API at ``path`` (as root when ``token`` is given)."""
+    request = urllib.request.Request(
+        f"{server.endpoint}/v3/auth/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": token} if token else {},
+    )
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def b64(text: str) -> str:
+    """``text`` in base64, as etcd's JSON API takes keys."""
+    return base64.b64encode(text.encode()).decode()
+
+
+async def test_a_user_whose_roles_miss_the_prefix_is_refused_for_good(prefix: str) -> None:
+    # Logged in, but allowed only under /elsewhere/: reading or registering under the
+    # prefix is denied, and denied again however often it is tried.
+    with etcd_server(auth=("root", PASSWORD)) as server:
+        token = auth_api(server, "authenticate", {"name": "root", "password": PASSWORD})["token"]
+        perm = {"permType": "READWRITE", "key": b64("/elsewhere/"), "range_end": b64("/elsewhere0")}
+        for path, body in [
+            ("user/add", {"name": "narrow", "password": "narrow-pw"}),
+            ("role/add", {"name": "narrow"}),
+            ("role/grant", {"name": "narrow", "perm": perm}),
+            ("user/grant", {"user": "narrow", "role": "narrow"}),
+        ]:
+            auth_api(server, path, body, token)
+        url = f"etcd://narrow:narrow-pw@{server.url}{prefix}"
+        watcher = instancer(url)
+        try:
+            event = await next_event(watcher.subscribe(), failing)
+            assert isinstance(event.error, EtcdPermissionError), event
+            assert sd.is_final(event.error) and "etcd denied reading" in str(event.error)
+        finally:
+            await watcher.close()
+        reg = EtcdRegistrar(config(url), "10.0.0.1:80")
+        try:
+            with pytest.raises(EtcdPermissionError) as raised:
+                await asyncio.wait_for(sd.register_with_backoff(reg), 10)
+            assert sd.is_final(raised.value) and "etcd denied registering" in str(raised.value)
+            assert not reg.registered
+        finally:
+            await reg.close()

@@ -6,7 +6,9 @@ polled. Child data (the instance address) is read once per child: sequential nod
 are never reused, so a name seen before has the data seen before. A missing path is no
 instances, with a watch for its creation. A suspended connection or a lost session is
 an error event keeping the last good set; kazoo reconnects (with the configured backoff)
-and the instancer lists again once connected.
+and the instancer lists again once connected. A refusal (no READ on the path for these
+credentials) is a final error, kit's ``PermissionDenied``: retried still, as an ACL may
+change, but a gateway that meets it at start exits.
 """
 
 from __future__ import annotations
@@ -15,11 +17,30 @@ import asyncio
 from typing import Any
 
 from kazoo.client import KazooState  # type: ignore[import-untyped]
-from kazoo.exceptions import NoNodeError  # type: ignore[import-untyped]
+from kazoo.exceptions import (  # type: ignore[import-untyped]
+    AuthFailedError,
+    NoAuthError,
+    NoNodeError,
+)
 
 from kit_zookeeper.config import ZooKeeperConfig, parse_url
 from kit_zookeeper.session import Session, wait_event
+from kitcore.errors import KitError, PermissionDenied, Unauthenticated
 from kitcore.sd import BaseInstancer, Event
+
+
+def refusal(exc: BaseException, *, path: str) -> KitError | None:
+    """``exc`` as a final error (``kitcore.sd.is_final``) when ZooKeeper refused who we
+    are, as the registrar reports it; None for any other error."""
+    error: KitError
+    if isinstance(exc, NoAuthError):
+        error = PermissionDenied(f"zookeeper denied reading {path}: {type(exc).__name__}")
+    elif isinstance(exc, AuthFailedError):
+        error = Unauthenticated(f"zookeeper refused the credentials: {type(exc).__name__}")
+    else:
+        return None
+    error.__cause__ = exc
+    return error
 
 
 class ZooKeeperInstancer(BaseInstancer):
@@ -65,7 +86,7 @@ class ZooKeeperInstancer(BaseInstancer):
             try:
                 instances = await self._list(session, watch)
             except Exception as exc:  # reported; retried on reconnection or after a backoff
-                self._fail(exc)
+                self._fail(refusal(exc, path=self._config.path) or exc)
                 await wait_event(changed, self._config.backoff.delay(failures))
                 failures += 1
                 continue
