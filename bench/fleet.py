@@ -536,13 +536,14 @@ def targets(results: Sequence[Result]) -> list[str]:
     if base and cut and both and overload.capacity:
         lines += [
             "",
-            f"Seen on the way: against one overloaded instance with no protection of its "
-            f"own, per-attempt timeouts make things worse (goodput "
-            f"{cut.goodput / overload.capacity:.0%} of capacity, Go kit's "
-            f"{base.goodput / overload.capacity:.0%}): each attempt gives up at its share "
-            "of the deadline and retries the only instance, which still works on the "
-            "abandoned attempts until the call's deadline (the simulator's servers, like "
-            "kit-http's, are not stopped by a caller that goes away; kit-grpc's are). "
+            f"Against one overloaded instance with no protection of its own, per-attempt "
+            f"timeouts keep Go kit's goodput ({cut.goodput / overload.capacity:.0%} of "
+            f"capacity, Go kit's {base.goodput / overload.capacity:.0%}): with one "
+            "instance, Retry gives an attempt the whole deadline instead of its share "
+            "(`kitcore.lb.balancer.choices`), since a retry could only go to the same "
+            "instance, still working on the abandoned attempt (the simulator's servers, "
+            "like kit-http's, are not stopped by a caller that goes away; kit-grpc's are); "
+            "cutting it, goodput was 2%. "
             f"With the server's own admission control (`all`) goodput is "
             f"{both.goodput / overload.capacity:.0%}: protect servers, not only clients.",
         ]

@@ -179,3 +179,33 @@ def test_attempt_timeouts_and_their_verdict_run_on_the_loops_clock() -> None:
     assert took == pytest.approx(1.0 + 0.2)  # the first attempt's share of 3 s, then the live one
     assert verdicts == [True]
     assert bound == pytest.approx(0.6, rel=0.1)
+
+
+def test_with_one_instance_an_attempt_gets_the_whole_deadline() -> None:
+    """Cut at its share, a slow attempt could only be retried at the same instance."""
+    calls: list[str] = []
+
+    def instance(name: str, seconds: float) -> Any:
+        async def endpoint(request: Any) -> Any:
+            calls.append(name)
+            await asyncio.sleep(seconds)
+            return name
+
+        return endpoint
+
+    async def main() -> tuple[Any, float, Any]:
+        loop = asyncio.get_running_loop()
+        # Overloaded: 1.5 s to answer, more than a third of the 3 s deadline.
+        busy = RoundRobin(FixedEndpointer([instance("busy", 1.5)]))
+        start = loop.time()
+        alone = await Retry(3, 3.0, busy, attempt_timeout=AttemptTimeout())("x")
+        took = loop.time() - start
+        # With another instance to go to, the share still applies.
+        two = RoundRobin(FixedEndpointer([instance("slow", 1.5), instance("other", 0.1)]))
+        shared = await Retry(3, 3.0, two, attempt_timeout=AttemptTimeout())("x")
+        return alone, took, shared
+
+    alone, took, shared = virtual_time.run(main)
+    assert (alone, took) == ("busy", pytest.approx(1.5))
+    assert shared == "other"
+    assert calls == ["busy", "slow", "other"]  # the busy one was asked once, not three times

@@ -133,11 +133,13 @@ class PeakEwma:
         self._clock = clock
         self._measured: Wrappers[_Measured] = Wrappers(lambda e: _Measured(e, self))
         self._seen: Sequence[Endpoint] | None = None  # the source's list at the last prune
+        self.choices = 2
+        """How many endpoints the last pick chose from (``kitcore.lb.balancer.choices``)."""
 
     async def endpoint(self) -> Endpoint:
         """Return the cheaper of two random endpoints; raise ``Unavailable`` if none."""
         endpoints = await self._source.endpoints()
-        count = len(endpoints)
+        self.choices = count = len(endpoints)
         if count == 0:
             raise no_endpoints()
         if count == 1:

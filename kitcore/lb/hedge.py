@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from kitcore.endpoint import Endpoint
-from kitcore.lb.balancer import Balancer
+from kitcore.lb.balancer import Balancer, choices
 from kitcore.lb.budget import RetryBudget
 from kitcore.lb.latency import LatencyHistogram
 from kitcore.lb.wrappers import Wrappers
@@ -80,6 +80,11 @@ class Hedge:
         self._hedging: Wrappers[_Hedging] = Wrappers(self._wrap)
         self.hedged = 0
         """Backup attempts sent so far."""
+
+    @property
+    def choices(self) -> int:
+        """How many endpoints the wrapped balancer's last pick chose from."""
+        return choices(self._balancer)
 
     async def endpoint(self) -> Endpoint:
         """An endpoint of the wrapped balancer that hedges the calls it may.

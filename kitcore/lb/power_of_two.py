@@ -45,11 +45,13 @@ class PowerOfTwoChoices:
         self._endpointer = endpointer
         self._rng = rng or random.Random()
         self._tracked = Wrappers(_Tracked)
+        self.choices = 2
+        """How many endpoints the last pick chose from (``kitcore.lb.balancer.choices``)."""
 
     async def endpoint(self) -> Endpoint:
         """Return the less busy of two random endpoints; raise ``Unavailable`` if none."""
         endpoints = await self._endpointer.endpoints()
-        count = len(endpoints)
+        self.choices = count = len(endpoints)
         if count == 0:
             raise no_endpoints()
         if count == 1:

@@ -27,7 +27,7 @@ from kitcore.backoff import Backoff
 from kitcore.endpoint import Endpoint
 from kitcore.errors import ERRORS, DeadlineExceeded, KitError, Unavailable, is_caller_fault
 from kitcore.lb.attempt import AttemptTimeout
-from kitcore.lb.balancer import Balancer
+from kitcore.lb.balancer import Balancer, choices
 from kitcore.lb.budget import RetryBudget
 
 Callback = Callable[[int, BaseException], "tuple[bool, BaseException | None]"]
@@ -158,16 +158,22 @@ def retry(
             for attempt in range(1, max_attempts + 1):
                 try:
                     chosen = await balancer.endpoint()
+                    attempts_left = max_attempts - attempt + 1
                     if tried:
                         chosen = await _repick(balancer, chosen, tried)
+                        if chosen in tried:
+                            attempts_left = 1  # as with one instance, below
+                    elif choices(balancer) < 2:
+                        # One instance: cutting this attempt short could only lead to
+                        # another at the same one, still working on this one (say,
+                        # overloaded), so it gets the whole deadline.
+                        attempts_left = 1
                     tried.append(chosen)
                     if attempt_timeout is None:
                         return await context.enforce(chosen(request))
                     left: float = call_deadline - now  # type: ignore[operator]  # set above
                     start = attempt_timeout.clock() if own_clock else now
-                    bound = attempt_timeout.timeout(
-                        request, left, max_attempts - attempt + 1, start
-                    )
+                    bound = attempt_timeout.timeout(request, left, attempts_left, start)
                     until = now + bound
                     # The callee still sees the call's deadline (a server is told how
                     # long the caller waits in all); only this attempt's wait is cut

@@ -12,10 +12,13 @@ class RoundRobin:
     def __init__(self, endpointer: EndpointSource) -> None:
         self._endpointer = endpointer
         self._next = 0
+        self.choices = 2
+        """How many endpoints the last pick chose from (``kitcore.lb.balancer.choices``)."""
 
     async def endpoint(self) -> Endpoint:
         """Return the next endpoint; raise ``Unavailable`` when there is none."""
         endpoints = await self._endpointer.endpoints()
+        self.choices = len(endpoints)
         if not endpoints:
             raise no_endpoints()
         index = self._next
