@@ -35,7 +35,7 @@ class Balancer(Protocol):
 
 def choices(balancer: object) -> int:
     """How many endpoints ``balancer``'s last pick chose from (2 when it does not say)."""
-    return getattr(balancer, "choices", 2)  # type: ignore[no-any-return]
+    return getattr(balancer, "choices", 2)
 
 
 def no_endpoints() -> Unavailable:
