@@ -209,6 +209,21 @@ def close_scope(scope: Scope, cancelled: bool) -> None:
         deadlines.exit(entry, task, cancelled)
 
 
+async def within(seconds: float | None, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` with the deadline bounded to ``seconds`` from now (None: as is).
+
+    ``timeout`` and ``enforce`` in one: callees see the deadline (``remaining()``), and
+    the await raises DeadlineExceeded when it passes. Servers bound each request so.
+    """
+    if seconds is None:
+        return await enforce(awaitable)
+    token = enter_deadline(now() + seconds)  # no context-manager object per call
+    try:
+        return await enforce(awaitable)
+    finally:
+        exit_deadline(token)
+
+
 def scope_end() -> float | None:
     """The instant the innermost ``enforce`` scope ends at (an attempt's, say), or None."""
     scope = _scope.get()
@@ -220,8 +235,7 @@ def deadline_middleware(seconds: float) -> Middleware:
 
     def middleware(next_: Endpoint) -> Endpoint:
         async def endpoint(request: Any) -> Any:
-            with timeout(seconds):
-                return await enforce(next_(request))
+            return await within(seconds, next_(request))
 
         return endpoint
 

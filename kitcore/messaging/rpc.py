@@ -340,8 +340,11 @@ class Dispatcher:
         cancelled = False
         try:
             # The handler sees the deadline (context.remaining()) and passes it on.
-            with context.timeout(instant - context.now()):
+            token = context.enter_deadline(instant)
+            try:
                 return await route.call(request)
+            finally:
+                context.exit_deadline(token)
         except asyncio.CancelledError:
             cancelled = True
             raise

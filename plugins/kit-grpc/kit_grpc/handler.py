@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
@@ -116,9 +116,8 @@ class Handler:
             except Exception:
                 _log.exception("kit-grpc finalizer failed for %s", self.name)
 
-    async def _bounded(self, request: Any, left: float | None) -> Any:
-        with context.timeout(self._seconds(left)):
-            return await context.enforce(self.endpoint(request))
+    def _bounded(self, request: Any, left: float | None) -> Awaitable[Any]:
+        return context.within(self._seconds(left), self.endpoint(request))
 
     async def _serve_options(self, data: bytes, ctx: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         metadata = tuple(ctx.invocation_metadata() or ())

@@ -207,13 +207,8 @@ def bounded(send: Awaitable[Reply], left: float | None, capped: bool) -> Awaitab
     if left is None:
         return send
     if capped:
-        return _capped(send, left)
+        return context.within(left, send)
     return context.enforce(send)
-
-
-async def _capped(send: Awaitable[Reply], left: float) -> Reply:
-    with context.timeout(left):
-        return await context.enforce(send)
 
 
 _JSON = {"Content-Type": "application/json"}

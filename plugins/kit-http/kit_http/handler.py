@@ -270,13 +270,12 @@ class Handler:
                 details={"content_type": media.decode("latin-1")},
             )
 
-    async def call_bounded(self, decoded: Any, timeout_header: bytes | None) -> Any:
-        """Call the endpoint within the caller's deadline, capped by the server's timeout."""
+    def call_bounded(self, decoded: Any, timeout_header: bytes | None) -> Awaitable[Any]:
+        """The endpoint's call within the caller's deadline, capped by the server's timeout."""
         seconds = self.seconds(timeout_header)  # first: a bad header leaves no coroutine unawaited
         # As on the fast path: a plain service method is called straight from the fields.
         call = self.method(*astuple(decoded)) if self.method is not None else self.endpoint(decoded)
-        with context.timeout(seconds):
-            return await context.enforce(call)
+        return context.within(seconds, call)
 
     def seconds(self, timeout_header: bytes | None) -> float | None:
         """The time a call may take: the caller's ``Kit-Timeout``, capped by ``timeout``."""
