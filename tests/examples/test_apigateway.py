@@ -150,6 +150,20 @@ async def uppercase(http: aiohttp.ClientSession, base: str, s: str) -> tuple[int
         return r.status, await r.text()
 
 
+def gateway_found(gateway: Any, instances: list[Instance]) -> None:
+    """Wait until the gateway has added every one of ``instances`` (its first discovery
+    answer may come before a loaded machine ran every instance's heartbeat)."""
+    for instance in instances:
+        found = gateway.log_lines(f'msg="instance added" instance={instance.address}', timeout=10)
+        assert found, f"the gateway never added {instance.address}:\n{gateway.log()}"
+
+
+def served_evenly(gateway: Any, instances: list[Instance], each: int) -> None:
+    """Assert round robin gave each instance ``each`` calls; else show the gateway's log."""
+    served = [i.served(each) for i in instances]
+    assert served == [each] * len(instances), f"served {served}:\n{gateway.log()}"
+
+
 async def steady_load(
     http: aiohttp.ClientSession,
     base: str,
@@ -215,12 +229,13 @@ async def test_killed_instance_costs_no_request(
     gateway = example("examples.apigateway", "--sd", sd_url, "--retry-timeout", "3")
     api = f"{gateway.url}/stringsvc"
     victim = three[0]
+    gateway_found(gateway, three)
 
     async with aiohttp.ClientSession() as http:
         # Round robin: nine calls, three to each instance.
         for i in range(9):
             assert await uppercase(http, api, f"hello {i}") == (200, f'"HELLO {i}"')
-        assert [i.served(3) for i in three] == [3, 3, 3]
+        served_evenly(gateway, three, 3)
         # Typed errors pass through: the same 400 and JSON as the instance's own.
         direct = await uppercase(http, three[1].url, "")
         assert direct[0] == 400 and '"message":"Empty string"' in direct[1]
@@ -273,11 +288,12 @@ async def test_consul_ttl_checks_take_a_killed_instance_out(
     await registered(sd_url, lambda found: found == _addresses(three))
     gateway = example("examples.apigateway", "--sd", sd_url, "--retry-timeout", "3")
     api = f"{gateway.url}/stringsvc"
+    gateway_found(gateway, three)
 
     async with aiohttp.ClientSession() as http:
         for i in range(6):
             assert await uppercase(http, api, f"consul {i}") == (200, f'"CONSUL {i}"')
-        assert [i.served(2) for i in three] == [2, 2, 2]
+        served_evenly(gateway, three, 2)
 
         # Its TTL check goes critical: out of the passing set, and the gateway's.
         await kill_under_load(http, gateway, sd_url, three, calls=150, kill_at=50)
