@@ -2,7 +2,7 @@
 """Set up the development environment and run the demo or the tests.
 
     python3 dev.py demo    # .venv with the core and every plugin (editable), then the demo
-    python3 dev.py test    # the same plus test tools, then ruff, mypy and pytest
+    python3 dev.py test    # the same plus test tools, then ruff (lint, format), mypy, pytest
     python3 dev.py setup   # only the environment
     python3 dev.py lock    # record what .venv holds in constraints.txt (after adding a dependency)
     python3 dev.py test --latest           # the suite on the newest releases, in .venv-latest
@@ -177,6 +177,7 @@ def test(pytest_args: list[str]) -> int:
         str(d) for p in plugin_dirs() for d in p.glob("kit_*") if (d / "__init__.py").exists()
     ]
     run(venv.bin / "ruff", "check", ".")
+    run(venv.bin / "ruff", "format", "--check", ".")
     run(venv.bin / "mypy", *packages, "examples")
     return subprocess.call([str(venv.python), "-m", "pytest", *pytest_args], cwd=ROOT)
 

@@ -198,7 +198,10 @@ def spawn(cpu: int, *args: str) -> subprocess.Popen[str]:
 def run_child(cpu: int, *args: str) -> list[float]:
     out = subprocess.run(
         [*pinned(cpu), sys.executable, __file__, *args],
-        capture_output=True, text=True, check=True, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     )
     return [float(x) for x in out.stdout.split()]
 

@@ -16,7 +16,6 @@ runs in each round, rounds interleaved; the best round counts.
     python bench/tracing.py
 """
 
-
 from __future__ import annotations
 
 import asyncio

@@ -28,7 +28,7 @@ import msgspec
 from kitcore import connect, context
 from kitcore.testing.services import free_port
 
-HOP = r'''
+HOP = r"""
 import asyncio, sys
 from kitcore import connect, context
 from kitcore.errors import DeadlineExceeded
@@ -85,7 +85,7 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
 DEADLINE = {"http": "504", "grpc": "DEADLINE_EXCEEDED"}
 GONE = {"http": "499", "grpc": "CANCELLED"}
@@ -100,9 +100,7 @@ class Hop:
 
 
 @contextlib.asynccontextmanager
-async def hops(
-    tmp_path: Path, transports: list[str]
-) -> AsyncIterator[list[tuple[str, str, Path]]]:
+async def hops(tmp_path: Path, transports: list[str]) -> AsyncIterator[list[tuple[str, str, Path]]]:
     """Start the chain leaf first; yields (transport, url, log) per hop, edge first."""
     ports = [free_port() for _ in transports]
     urls = [f"{t}://127.0.0.1:{p}" for t, p in zip(transports, ports, strict=True)]
@@ -113,7 +111,13 @@ async def hops(
             log.touch()
             next_url = urls[i + 1] if i + 1 < len(urls) else "-"
             child = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", HOP, transports[i], str(ports[i]), next_url, str(log),
+                sys.executable,
+                "-c",
+                HOP,
+                transports[i],
+                str(ports[i]),
+                next_url,
+                str(log),
                 stdout=asyncio.subprocess.PIPE,
             )
             children.append(child)

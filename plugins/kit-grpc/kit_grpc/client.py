@@ -70,9 +70,7 @@ def target_of(instance: str) -> str:
 class Channel:
     """One instance's channel, opened on first use (inside the running loop)."""
 
-    def __init__(
-        self, target: str | grpc.aio.Channel, *, max_message: int = MAX_MESSAGE
-    ) -> None:
+    def __init__(self, target: str | grpc.aio.Channel, *, max_message: int = MAX_MESSAGE) -> None:
         self._owned = isinstance(target, str)
         self._target = target_of(target) if isinstance(target, str) else ""
         self._channel: grpc.aio.Channel | None = None if isinstance(target, str) else target

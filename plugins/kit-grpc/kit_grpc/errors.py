@@ -80,9 +80,7 @@ def _details_from(blob: bytes) -> tuple[type[KitError], str, dict[str, Any]] | N
     return None
 
 
-def from_status(
-    code: grpc.StatusCode, message: str, trailing: Any = None
-) -> KitError:
+def from_status(code: grpc.StatusCode, message: str, trailing: Any = None) -> KitError:
     """Rebuild the typed error from a call's status code, message and trailing metadata."""
     for key, value in trailing or ():
         if key == DETAILS_KEY and isinstance(value, bytes):

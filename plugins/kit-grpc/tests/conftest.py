@@ -91,12 +91,24 @@ class Shapes:
         holes: list[int | None] = [],  # noqa: B006
     ) -> str:
         """Return every argument as received, as JSON."""
-        return msgspec.json.encode({
-            "i": i, "f": f, "s": s, "b": b.hex(), "ok": ok, "c": c.value, "ints": ints,
-            "points": [msgspec.to_builtins(p) for p in points], "names": names,
-            "nested": nested, "grid": grid, "maybe": maybe, "maybe_list": maybe_list,
-            "holes": holes,
-        }).decode()
+        return msgspec.json.encode(
+            {
+                "i": i,
+                "f": f,
+                "s": s,
+                "b": b.hex(),
+                "ok": ok,
+                "c": c.value,
+                "ints": ints,
+                "points": [msgspec.to_builtins(p) for p in points],
+                "names": names,
+                "nested": nested,
+                "grid": grid,
+                "maybe": maybe,
+                "maybe_list": maybe_list,
+                "holes": holes,
+            }
+        ).decode()
 
     async def colors(self, c: Color) -> list[Color]:
         """Return ``c`` twice."""

@@ -115,8 +115,11 @@ async def test_client_endpoint_with_options(calc_pb: SimpleNamespace) -> None:
         with pytest.raises(InvalidArgument) as bad:
             await client((0, 0))
         assert bad.value.details == {"a": 0, "b": 0}
-        assert finals == [grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND,
-                          grpc.StatusCode.INVALID_ARGUMENT]
+        assert finals == [
+            grpc.StatusCode.OK,
+            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ]
     finally:
         await client.close()
         await server.stop(None)

@@ -34,19 +34,38 @@ async def test_every_type_round_trips(svc: SimpleNamespace) -> None:
         assert await client.echo_point(p) == p
         got = msgspec.json.decode(
             await client.mix(
-                i=-(2**62), f=1.25, s="é", b=b"\x00\xff", ok=True, c=Color.GREEN,
-                ints=[1, 2], points=[Point(1), Point(2)], names={"a": 1},
-                nested={"k": [1, 2], "e": []}, grid=[[1], [], [2, 3]], maybe=0,
-                maybe_list=[], holes=[1, None, 3],
+                i=-(2**62),
+                f=1.25,
+                s="é",
+                b=b"\x00\xff",
+                ok=True,
+                c=Color.GREEN,
+                ints=[1, 2],
+                points=[Point(1), Point(2)],
+                names={"a": 1},
+                nested={"k": [1, 2], "e": []},
+                grid=[[1], [], [2, 3]],
+                maybe=0,
+                maybe_list=[],
+                holes=[1, None, 3],
             )
         )
         assert got == {
-            "i": -(2**62), "f": 1.25, "s": "é", "b": "00ff", "ok": True, "c": "green",
+            "i": -(2**62),
+            "f": 1.25,
+            "s": "é",
+            "b": "00ff",
+            "ok": True,
+            "c": "green",
             "ints": [1, 2],
             "points": [{"x": 1, "y": 0.0, "tags": [], "child": None}] * 1
             + [{"x": 2, "y": 0.0, "tags": [], "child": None}],
-            "names": {"a": 1}, "nested": {"k": [1, 2], "e": []}, "grid": [[1], [], [2, 3]],
-            "maybe": 0, "maybe_list": [], "holes": [1, None, 3],
+            "names": {"a": 1},
+            "nested": {"k": [1, 2], "e": []},
+            "grid": [[1], [], [2, 3]],
+            "maybe": 0,
+            "maybe_list": [],
+            "holes": [1, None, 3],
         }
         defaults = msgspec.json.decode(
             await client.mix(1, 0.0, "", b"", False, Color.RED, [], [], {}, {}, [])
@@ -83,7 +102,11 @@ def test_types_without_a_protobuf_form_are_refused_up_front() -> None:
 def kit(*args: str, cwd: Path) -> str:
     out = subprocess.run(
         [sys.executable, "-c", "from kitcore.cli import main; main()", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -141,7 +164,11 @@ async def test_kit_proto_output_compiles_and_its_stub_calls_the_server(tmp_path:
 def test_kit_proto_names_a_bad_target(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", "from kitcore.cli import main; main()", "proto", "nope:X"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 2 and "nope" in out.stderr
 
