@@ -181,3 +181,19 @@ async def test_a_start_up_burst_is_not_all_sent_to_the_one_instance_that_fails_f
         outcomes = await asyncio.gather(*burst, return_exceptions=True)
     failed = sum(isinstance(o, BaseException) for o in outcomes)
     assert fleet["shed:3"].calls <= 5 and failed <= 5, (fleet["shed:3"].calls, failed)
+
+
+async def test_one_instance_goes_unmeasured_and_a_second_starts_the_measuring() -> None:
+    async with Fleet("a") as fleet:
+        balancer = PeakEwma(fleet.endpointer, rng=random.Random(3))
+        (only,) = await fleet.endpointer.endpoints()
+        for _ in range(5):
+            chosen = await balancer.endpoint()
+            assert chosen is only  # the instance's own endpoint, not a measuring wrapper
+            assert await chosen(None) == "a"
+        assert balancer.costs() == {}
+        await fleet.add("b")
+        for _ in range(20):
+            assert await (await balancer.endpoint())(None) in ("a", "b")
+        assert len(balancer.costs()) == 2  # both measured once there is a choice
+        assert fleet["a"].calls + fleet["b"].calls == 25

@@ -100,11 +100,21 @@ async def test_never_more_than_the_share_of_the_fleet_but_always_one_of_two() ->
         watched.endpoint.down = True  # type: ignore[attr-defined]
     await call_each(pair, 3)
     assert len(pair.ejected()) == 1
-    single = OutlierEjection(FixedEndpointer([Flaky("z")]), consecutive_failures=1)
-    (only,) = await single.endpoints()
-    only.endpoint.down = True  # type: ignore[attr-defined]
+    # A lone instance is never ejected, so it is handed out as it is, unwatched.
+    z = Flaky("z")
+    single = OutlierEjection(FixedEndpointer([z]), consecutive_failures=1)
+    assert tuple(await single.endpoints()) == (z,)
+    z.down = True
     await call_each(single, 3)
     assert single.ejected() == []
+    assert tuple(await single.endpoints()) == (z,)
+    # Unless the whole fleet may go: then even a lone instance is watched.
+    w = Flaky("w")
+    whole = OutlierEjection(FixedEndpointer([w]), consecutive_failures=1, max_ejected_share=1.0)
+    w.down = True
+    await call_each(whole, 1)
+    assert whole.ejected() == [w]
+    assert await whole.endpoints() == ()
 
 
 async def test_a_success_rate_below_the_fleets_by_the_margin_ejects() -> None:
@@ -185,3 +195,14 @@ async def test_calls_cut_by_their_attempt_timeout_count_as_failures() -> None:
         assert answers == ["b:2"] * 6
         assert [e for e in source.ejected()] == [(await fleet.endpointer.endpoints())[0]]
         assert fleet["a:1"].calls == 2 and fleet["a:1"].cancelled == 2
+
+
+async def test_a_lone_instance_is_watched_once_a_second_joins() -> None:
+    async with Fleet("a") as fleet:
+        outliers = OutlierEjection(fleet.endpointer, consecutive_failures=2)
+        assert tuple(await outliers.endpoints()) == tuple(await fleet.endpointer.endpoints())
+        await fleet.add("b")
+        fleet["a"].failing = True
+        await call_each(outliers, 2)
+        assert len(outliers.ejected()) == 1
+        assert [await e(None) for e in await outliers.endpoints()] == ["b"]

@@ -24,6 +24,9 @@ Choices this module makes:
   fast and so was measured first (a fixed "busier than anything measured" would send
   it every call until the others' first calls answered).
 
+- One instance: nothing to choose, so nothing is measured; its calls cost what round
+  robin's do (the common ``connect(Service, "http://host:port")``).
+
 Use it as the balancer of a client whose instances differ in speed (shared hosts,
 noisy neighbours, a bad deploy); it costs two clock reads and two ``exp`` per call.
 """
@@ -143,7 +146,9 @@ class PeakEwma:
         if count == 0:
             raise no_endpoints()
         if count == 1:
-            chosen = self._measured.get(endpoints[0])
+            # Nothing to choose between: the call goes out unmeasured, and measuring
+            # starts with a second instance (its first pairings go by calls in flight).
+            chosen = endpoints[0]
         else:
             i = self._rng.randrange(count)
             j = self._rng.randrange(count - 1)

@@ -15,7 +15,8 @@ for ``base_ejection`` seconds times 2^(ejections - 1), at most ``max_ejection``:
 instance that keeps failing stays out longer each time; each ``base_ejection`` it then
 serves without being ejected again takes one step off. Never more than
 ``max_ejected_share`` of the fleet is out at once (but one may always go when there
-are two or more), so a fleet-wide failure is not turned into "no instances".
+are two or more), so a fleet-wide failure is not turned into "no instances"; a lone
+instance is therefore never ejected, and its calls are not watched.
 
 Use it between the Endpointer and the balancer (``connect`` does); it replaces the
 fixed pause of ``HealthyEndpoints``.
@@ -126,9 +127,13 @@ class OutlierEjection:
         self._next_evaluation = clock() + interval
         self._stale = True
 
-    async def endpoints(self) -> tuple[Endpoint, ...]:
+    async def endpoints(self) -> Sequence[Endpoint]:
         """The current endpoints, less those ejected (each wrapped to watch its calls)."""
         endpoints = await self._source.endpoints()
+        if len(endpoints) < 2 and self.max_ejected_share < 1:
+            # A lone instance is never ejected (at most a share of the fleet is), so
+            # there is nothing to watch: its own endpoint, at no cost per call.
+            return endpoints
         if endpoints is not self._source_endpoints:
             self._source_endpoints = endpoints
             self._stale = True
