@@ -32,7 +32,7 @@ T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _values: ContextVar[Mapping[str, Any]] = ContextVar("kit_values", default=_EMPTY)
 _deadline: ContextVar[float | None] = ContextVar("kit_deadline", default=None)
-# The innermost enforce() scope: its Deadlines entry, [instant, sequence, task] (child
+# The innermost enforce() scope: its Deadlines entry, [instant, sequence, task, ...] (child
 # tasks inherit the variable, hence the task).
 _scope: ContextVar[Entry | None] = ContextVar("kit_scope", default=None)
 
@@ -170,7 +170,7 @@ Scope: TypeAlias = "tuple[Entry, Token[Entry | None], Deadlines, asyncio.Task[An
 """What ``open_scope`` returns and ``close_scope`` takes."""
 
 
-def open_scope(instant: float) -> Scope:
+def open_scope(instant: float, stretch_to: float | None = None) -> Scope:
     """Bound the current task by ``instant`` until ``close_scope``: ``enforce`` in two halves.
 
     For the hot paths that cannot spare ``enforce``'s coroutine frame (Retry's attempts):
@@ -186,7 +186,9 @@ def open_scope(instant: float) -> Scope:
             close_scope(scope, cancelled)  # raises DeadlineExceeded at the instant
 
     Raises DeadlineExceeded at once when ``instant`` has passed. Returns None (no timer)
-    within a scope of this task that ends as soon.
+    within a scope of this task that ends as soon. ``stretch_to``: a bound the caller's
+    own loop stalls should not count against (a retry's attempt) may be pushed back by
+    a stall, up to that instant (``kitcore.deadlines``).
     """
     loop = asyncio.get_running_loop()
     # current_task() and for_loop() inline: two calls fewer on every bounded call.
@@ -201,7 +203,7 @@ def open_scope(instant: float) -> Scope:
         raise DeadlineExceeded("deadline exceeded")
     last = _deadlines._last
     deadlines = last[1] if last is not None and last[0]() is loop else for_loop(loop)
-    entry = deadlines.enter(instant, task)
+    entry = deadlines.enter(instant, task, stretch_to)
     return entry, _scope.set(entry), deadlines, task
 
 

@@ -10,6 +10,13 @@ cancelled; the scope that set that instant turns the cancellation into
 ``DeadlineExceeded``. A scope that ends first only marks its entry finished: the heap
 drops such entries when they surface, or all at once when they outnumber the live ones.
 
+A bound may be given room to stretch (``stretch_to``): a retry's attempt, bounded by
+the instance's observed latency, is not the instance's fault when the caller's own loop
+was held up past it (a full collection of a big heap, a blocking callback): the answer
+may be in the socket, unread, or the request not yet sent. When the timer runs late by
+``STALL`` or more, such a bound is pushed back once by that lateness, never past its
+``stretch_to`` (the call's deadline, which is never stretched).
+
 ``for_loop()`` gives the running loop's ``Deadlines`` (``kitcore.context.enforce`` uses
 it); a component may keep its own, as a message ``Dispatcher`` does to count its calls.
 """
@@ -31,9 +38,15 @@ T = TypeVar("T")
 
 
 Entry: TypeAlias = "list[Any]"
-"""One scope's bound in the heap: ``[instant, sequence, task]``; the task becomes None
-when the scope ends, or ``EXPIRED`` when its instant passed first. A list, not an
-object: one is made per scope, and lists compare in C (by instant, then sequence)."""
+"""One scope's bound in the heap: ``[instant, sequence, task, stretch_to]``; the task
+becomes None when the scope ends, or ``EXPIRED`` when its instant passed first;
+``stretch_to`` is None, or how far a stalled loop may push the instant (once). A list,
+not an object: one is made per scope, and lists compare in C (by instant, then
+sequence)."""
+
+STALL = 0.010
+"""Seconds late the timer must run for bounds to be stretched: a loop held up that long
+was stalled, not busy (a loaded loop runs its timers within a millisecond or two)."""
 
 
 class _Expired:
@@ -84,16 +97,19 @@ class Deadlines:
         finally:
             self.exit(entry, task, cancelled)
 
-    def enter(self, instant: float, task: asyncio.Task[Any]) -> Entry:
+    def enter(
+        self, instant: float, task: asyncio.Task[Any], stretch_to: float | None = None
+    ) -> Entry:
         """Bound ``task`` by ``instant``; pass the result to ``exit`` after.
 
         ``run``'s two halves, for a caller that saves the coroutine frame: ``exit`` goes
-        in a ``finally``, told whether a CancelledError is on its way out.
+        in a ``finally``, told whether a CancelledError is on its way out. A loop stall
+        may push ``instant`` back once, up to ``stretch_to`` (see the module's docstring).
         """
         if self._loop is None or self._loop() is not task.get_loop():
             # First use, or reused on another loop: the old one's timer is of no use here.
             self._reset(task.get_loop())
-        entry = [instant, next(self._sequence), task]
+        entry = [instant, next(self._sequence), task, stretch_to]
         heapq.heappush(self._heap, entry)
         self._live += 1
         if instant < self._armed:
@@ -132,19 +148,31 @@ class Deadlines:
         self._armed = instant
 
     def _fire(self) -> None:
+        due = self._armed
         self._timer, self._armed = None, float("inf")
         heap = self._heap
         loop = self._loop() if self._loop is not None else None
         if loop is None:
             return
         now = loop.time()
+        late = now - due  # how long the loop was held up past this timer
+        stretched = []
         while heap and (heap[0][2] is None or heap[0][0] <= now):
             entry = heapq.heappop(heap)
             task = entry[2]
             if task is not None and task is not EXPIRED:
+                limit = entry[3]
+                if late >= STALL and limit is not None and limit > now:
+                    # The stall's time was the caller's: give it back, once.
+                    entry[0] = min(now + late, limit)
+                    entry[3] = None
+                    stretched.append(entry)
+                    continue
                 entry[2] = EXPIRED
                 if not task.done():
                     task.cancel()
+        for entry in stretched:
+            heapq.heappush(heap, entry)
         if heap:
             self._arm(heap[0][0])
 
@@ -217,4 +245,4 @@ def _uncancel(task: asyncio.Task[Any]) -> int:
     return 0  # no count to keep before 3.11: the deadline's is taken as the only one
 
 
-__all__ = ["EXPIRED", "Deadlines", "Entry", "current_task", "for_loop"]
+__all__ = ["EXPIRED", "STALL", "Deadlines", "Entry", "current_task", "for_loop"]

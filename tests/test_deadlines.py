@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from typing import Any
 
@@ -137,6 +138,54 @@ async def test_timed_out_reads_the_attempt_scope() -> None:
     caller_gone.cancel()
     await asyncio.gather(caller_gone, return_exceptions=True)
     assert verdicts == [True, False]
+
+
+
+async def _bounded(work: Any, bound: float, stretch_to: float | None) -> Any:
+    """Await ``work`` in a scope of ``bound`` seconds that a stall may push to ``stretch_to``."""
+    scope = context.open_scope(context.now() + bound, stretch_to)
+    cancelled = False
+    try:
+        return await work
+    except asyncio.CancelledError:
+        cancelled = True
+        raise
+    finally:
+        context.close_scope(scope, cancelled)
+
+
+async def _answer(after: float) -> str:
+    await asyncio.sleep(after)
+    return "answer"
+
+
+async def _through_a_stall(work: Any, bound: float, stretch: float | None) -> Any:
+    """Run ``_bounded(work)`` while the loop is held up for 100 ms from 5 ms on."""
+    loop = asyncio.get_running_loop()
+    stretch_to = None if stretch is None else context.now() + stretch
+    task = asyncio.create_task(_bounded(work, bound, stretch_to))
+    loop.call_later(0.005, time.sleep, 0.1)  # a blocking callback; a long collection alike
+    try:
+        return await task
+    except DeadlineExceeded as exc:
+        return exc
+
+
+async def test_a_loop_stall_puts_off_a_stretchable_bound_but_not_a_plain_one() -> None:
+    # The answer is due 10 ms in, the bound 50 ms in; the loop runs again only at 105
+    # ms, when both are overdue. A plain bound cuts the answer that was there to read.
+    assert isinstance(await _through_a_stall(_answer(0.01), 0.05, None), DeadlineExceeded)
+    assert await _through_a_stall(_answer(0.01), 0.05, 10.0) == "answer"
+    # Never past its limit: one the stall already overran cuts as a plain one.
+    assert isinstance(await _through_a_stall(_answer(0.01), 0.05, 0.07), DeadlineExceeded)
+    assert deadlines.for_loop(asyncio.get_running_loop()).pending == 0
+
+
+async def test_a_stretched_bound_still_cuts_work_that_never_answers() -> None:
+    start = time.monotonic()
+    cut = await _through_a_stall(asyncio.sleep(30), 0.05, 10.0)
+    assert isinstance(cut, DeadlineExceeded)
+    assert time.monotonic() - start < 5  # once, by the stall: not out to the 10 s limit
 
 
 def test_a_loop_that_is_closed_and_collected_takes_its_deadlines_with_it() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,22 @@ async def test_a_hung_instance_costs_one_share_of_the_deadline_and_the_retry_suc
         call = retry(2, 0.5, RoundRobin(fleet.endpointer), attempt_timeout=AttemptTimeout())
         assert await call("x") == "b:2"  # a:1 first, cut at half the deadline, then b:2
         assert fleet["a:1"].calls == 1 and fleet["a:1"].cancelled == 1
+
+
+
+async def test_a_stall_of_the_callers_own_loop_does_not_cut_a_healthy_attempt() -> None:
+    # A full collection of a big heap held the client's loop for 60-80 ms, past the
+    # learnt 50 ms bound: the healthy instance's answer was cut and retried elsewhere.
+    async with Fleet("a:1", "b:2") as fleet:
+        policy = AttemptTimeout(floor=0.05, min_samples=1)
+        policy.observe("x", 0.001)  # learnt: these calls take a millisecond
+        call = retry(2, 5.0, RoundRobin(fleet.endpointer), attempt_timeout=policy)
+        fleet["a:1"].hung = True  # until its answer comes in, 10 ms from now
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, fleet["a:1"].release)
+        loop.call_later(0.005, time.sleep, 0.1)  # the loop held up from 5 to 105 ms
+        assert await call("x") == "a:1"
+        assert (fleet["a:1"].cancelled, fleet["b:2"].calls) == (0, 0)  # no retry was needed
 
 
 async def test_without_attempt_timeouts_a_hung_instance_spends_the_whole_deadline() -> None:

@@ -17,9 +17,13 @@ left is under the method's median latency. Latencies are kept per ``key(request)
 The callee is still told the call's whole deadline (``Kit-Timeout``, the gRPC
 deadline): only the caller's wait for this attempt is cut, and the attempt cancelled
 (its connection closed), so a slow server is not told to give up earlier than the
-caller would. Instance trackers (``PeakEwma``, ``OutlierEjection``) still need to know
-that a cancelled call was cut by its timeout (the instance's fault), not by its caller
-or a hedge that won (nobody's): ``timed_out()`` tells them.
+caller would. A cut that falls while the caller's own loop is held up (a long garbage
+collection, a blocking callback) is put off once by the stall's length, within the
+call's deadline: that time was the caller's, not the instance's (``kitcore.deadlines``).
+
+Instance trackers (``PeakEwma``, ``OutlierEjection``) still need to know that a
+cancelled call was cut by its timeout (the instance's fault), not by its caller or a
+hedge that won (nobody's): ``timed_out()`` tells them.
 """
 
 from __future__ import annotations

@@ -177,8 +177,9 @@ def retry(
                     until = now + bound
                     # The callee still sees the call's deadline (a server is told how
                     # long the caller waits in all); only this attempt's wait is cut
-                    # short, and the attempt cancelled.
-                    scope = context.open_scope(until)
+                    # short, and the attempt cancelled. A stall of this process's loop
+                    # may push the cut back, never past the call's deadline.
+                    scope = context.open_scope(until, call_deadline)
                     cancelled = False
                     try:
                         result = await chosen(request)
