@@ -24,7 +24,14 @@ import click
 from kit_http.app import App
 from kit_http.limits import DEFAULT_LIMITS, ServerLimits
 from kitcore.service import describe
-from kitcore.serving import ListenError, check_listen, load_target, on_signals, parse_listen
+from kitcore.serving import (
+    ListenError,
+    check_listen,
+    freeze_heap,
+    load_target,
+    on_signals,
+    parse_listen,
+)
 
 SERVERS = ("uvicorn", "granian", "granian-asgi", "hypercorn")
 """``granian`` serves an App through RSGI (granian's fast interface), ``granian-asgi`` via ASGI."""
@@ -334,6 +341,7 @@ def serve_command(target: str, listen: str, server: str, log_level: str, transpo
         return
 
     def started(host: str, port: int) -> None:
+        freeze_heap()
         click.echo(f"kit-http serving {target} on http://{host}:{port} ({server})", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -355,6 +363,7 @@ def _serve_other(transport: str, obj: Any, target: str, listen: str) -> None:
         raise click.BadParameter(f"{transport} has no server", param_hint="--transport")
 
     def started(host: str, port: int) -> None:
+        freeze_heap()
         click.echo(f"kit serving {target} on {transport}://{host}:{port}", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):

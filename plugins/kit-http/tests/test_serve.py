@@ -50,7 +50,13 @@ SERVICE = textwrap.dedent(
         return request
 
 
-    endpoints = {"echo": echo}
+    async def frozen(request):
+        import gc
+
+        return gc.get_freeze_count() > 0
+
+
+    endpoints = {"echo": echo, "frozen": frozen}
     '''
 )
 
@@ -76,6 +82,8 @@ def test_as_app(svc: SimpleNamespace) -> None:
         ("svcmod:service", "/uppercase", {"s": "hi"}, "HI"),
         ("svcmod:StringService", "/uppercase", {"s": "yo"}, "YO"),
         ("svcmod:endpoints", "/echo", [1], [1]),
+        # Once serving, what start-up made is kept out of later collections.
+        ("svcmod:endpoints", "/frozen", {}, True),
     ],
 )
 def test_kit_serve_serves_a_target_until_sigterm(
