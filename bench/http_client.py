@@ -20,6 +20,8 @@ Writes the "http-client" part of BENCHMARKS.md.
 from __future__ import annotations
 
 import asyncio
+import os
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -56,7 +58,20 @@ async def rate(call: Call, concurrency: int, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-async def measure(url: str, rounds: int) -> dict[tuple[str, int], float]:
+Rates = dict[tuple[str, int], list[float]]
+"""Each (contender, callers)'s rate in every round, in round order."""
+
+
+def steal() -> int:
+    """Clock ticks the hypervisor took from this machine so far (/proc/stat's steal)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+async def measure(url: str, rounds: int) -> Rates:
     import aiohttp
     import httpx
     import msgspec
@@ -91,32 +106,34 @@ async def measure(url: str, rounds: int) -> dict[tuple[str, int], float]:
         "kit ClientEndpoint": kit_endpoint,
         "kit connect()": kit_connect,
     }
-    best: dict[tuple[str, int], float] = {}
+    rates: Rates = {}
     try:
         for r in range(rounds):
             for concurrency in CONCURRENCY:
                 for name, call in contenders.items():
                     value = await rate(call, concurrency, SECONDS)
-                    key = (name, concurrency)
-                    best[key] = max(best.get(key, 0.0), value)
+                    rates.setdefault((name, concurrency), []).append(value)
                     print(f"round {r + 1}: {name:20} c={concurrency:<3} {value:8.0f}/s", flush=True)
     finally:
         await session.close()
         await hx.aclose()
         await endpoint.close()
         await close(remote)
-    return best
+    return rates
 
 
-def report(best: dict[tuple[str, int], float], rounds: int) -> str:
+def report(rates: Rates, rounds: int, stolen: float) -> str:
     names = ["raw aiohttp", "raw httpx", "kit ClientEndpoint", "kit connect()"]
+    best = {key: max(values) for key, values in rates.items()}
     lines = [
         "### Client",
         "",
         f"{machine()}; kit-http on uvicorn as the server, calls/s with msgspec decoding, "
         f"{SECONDS:g} s per run, best of {rounds} interleaved rounds. The 2-core machine "
         "was shared with other engineers' work: absolute rates vary a lot between runs, "
-        "compare the ratios of one run.",
+        "compare the ratios of one run. Each ratio: best against best, and in brackets "
+        "the median of the same round's ratios (less moved by one lucky or unlucky run). "
+        f"The hypervisor took {stolen:.0%} of the CPU time during this run (steal).",
         "",
         "| client | "
         + " | ".join(f"{c} caller{'s' if c > 1 else ''}" for c in CONCURRENCY)
@@ -129,7 +146,13 @@ def report(best: dict[tuple[str, int], float], rounds: int) -> str:
             ratios = []
             for c in CONCURRENCY:
                 faster = max(best["raw aiohttp", c], best["raw httpx", c])
-                ratios.append(f"{best[name, c] / faster:.2f}x")
+                same_round = statistics.median(
+                    kit / max(a, x)
+                    for kit, a, x in zip(
+                        rates[name, c], rates["raw aiohttp", c], rates["raw httpx", c], strict=True
+                    )
+                )
+                ratios.append(f"{best[name, c] / faster:.2f}x ({same_round:.2f}x)")
             ratio = " / ".join(ratios)
         else:
             ratio = "-"
@@ -144,8 +167,11 @@ def main() -> None:
         pin(LOAD_CPU)
         import uvloop
 
-        best = uvloop.run(measure(f"http://127.0.0.1:{port}", rounds))
-    body = report(best, rounds)
+        ticks, start = steal(), time.monotonic()
+        rates = uvloop.run(measure(f"http://127.0.0.1:{port}", rounds))
+        cpu_seconds = (time.monotonic() - start) * (os.cpu_count() or 1)
+        stolen = (steal() - ticks) / os.sysconf("SC_CLK_TCK") / cpu_seconds
+    body = report(rates, rounds, stolen)
     write_subsection("http-client", body)
     print(body)
 
