@@ -140,7 +140,6 @@ async def test_timed_out_reads_the_attempt_scope() -> None:
     assert verdicts == [True, False]
 
 
-
 async def _bounded(work: Any, bound: float, stretch_to: float | None) -> Any:
     """Await ``work`` in a scope of ``bound`` seconds that a stall may push to ``stretch_to``."""
     scope = context.open_scope(context.now() + bound, stretch_to)

@@ -241,7 +241,6 @@ async def test_a_hung_instance_costs_one_share_of_the_deadline_and_the_retry_suc
         assert fleet["a:1"].calls == 1 and fleet["a:1"].cancelled == 1
 
 
-
 async def test_a_stall_of_the_callers_own_loop_does_not_cut_a_healthy_attempt() -> None:
     # A full collection of a big heap held the client's loop for 60-80 ms, past the
     # learnt 50 ms bound: the healthy instance's answer was cut and retried elsewhere.
