@@ -22,7 +22,6 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any, TypeAlias, TypeVar
 
-from kitcore import deadlines as _deadlines
 from kitcore.deadlines import Deadlines, Entry, current_task, for_loop
 from kitcore.endpoint import Endpoint, Middleware
 from kitcore.errors import DeadlineExceeded
@@ -149,21 +148,38 @@ def enforce(awaitable: Awaitable[T], until: float | None = None) -> Awaitable[T]
     return _enforce(awaitable, instant)
 
 
-async def _enforce(awaitable: Awaitable[T], instant: float) -> T:
+async def _enforce(
+    awaitable: Awaitable[T], instant: float | None, seconds: float | None = None
+) -> T:
+    """Await ``awaitable`` bounded by ``instant``, or (``within``) by the deadline
+    tightened to ``seconds`` from now, set in this coroutine's own context so that it
+    ends with it. One coroutine frame for both: every bounded request runs one."""
+    token = None
+    if seconds is not None:
+        instant = asyncio.get_running_loop().time() + seconds
+        current = _deadline.get()
+        if current is None or instant < current:
+            token = _deadline.set(instant)
+        else:
+            instant = current  # the caller's earlier deadline stands
+    assert instant is not None  # None only with seconds, set just above
     try:
-        scope = open_scope(instant)
-    except BaseException:
-        if asyncio.iscoroutine(awaitable):
-            awaitable.close()
-        raise
-    cancelled = False
-    try:
-        return await awaitable
-    except asyncio.CancelledError:
-        cancelled = True
-        raise
+        try:
+            scope = open_scope(instant)
+        except BaseException:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise
+        cancelled = False
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            close_scope(scope, cancelled)
     finally:
-        close_scope(scope, cancelled)
+        exit_deadline(token)
 
 
 Scope: TypeAlias = "tuple[Entry, Token[Entry | None], Deadlines, asyncio.Task[Any]] | None"
@@ -191,9 +207,7 @@ def open_scope(instant: float, stretch_to: float | None = None) -> Scope:
     a stall, up to that instant (``kitcore.deadlines``).
     """
     loop = asyncio.get_running_loop()
-    # current_task() and for_loop() inline: two calls fewer on every bounded call.
-    tasks = _deadlines._CURRENT_TASKS
-    task = tasks.get(loop) if tasks is not None else asyncio.current_task(loop)
+    task = current_task(loop)
     if task is None:
         raise RuntimeError("kitcore.context.open_scope needs a running task")
     outer = _scope.get()
@@ -201,8 +215,7 @@ def open_scope(instant: float, stretch_to: float | None = None) -> Scope:
         return None
     if instant <= loop.time():
         raise DeadlineExceeded("deadline exceeded")
-    last = _deadlines._last
-    deadlines = last[1] if last is not None and last[0]() is loop else for_loop(loop)
+    deadlines = for_loop(loop)
     entry = deadlines.enter(instant, task, stretch_to)
     return entry, _scope.set(entry), deadlines, task
 
@@ -215,40 +228,16 @@ def close_scope(scope: Scope, cancelled: bool) -> None:
         deadlines.exit(entry, task, cancelled)
 
 
-async def within(seconds: float | None, awaitable: Awaitable[T]) -> T:
+def within(seconds: float | None, awaitable: Awaitable[T]) -> Awaitable[T]:
     """Await ``awaitable`` with the deadline bounded to ``seconds`` from now (None: as is).
 
     ``timeout`` and ``enforce`` in one: callees see the deadline (``remaining()``), and
     the await raises DeadlineExceeded when it passes. Servers bound each request so.
+    (A plain function, as ``enforce``: the coroutine it returns is the only frame.)
     """
     if seconds is None:
-        return await enforce(awaitable)
-    # enter_deadline and open_scope inline, not ``timeout`` and ``enforce``: this
-    # bounds every request a server runs, and each object or coroutine frame shows.
-    instant = asyncio.get_running_loop().time() + seconds
-    current = _deadline.get()
-    token = None
-    if current is None or instant < current:
-        token = _deadline.set(instant)
-    else:
-        instant = current  # the caller's earlier deadline stands
-    try:
-        try:
-            scope = open_scope(instant)
-        except BaseException:
-            if asyncio.iscoroutine(awaitable):
-                awaitable.close()
-            raise
-        cancelled = False
-        try:
-            return await awaitable
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        finally:
-            close_scope(scope, cancelled)
-    finally:
-        exit_deadline(token)
+        return enforce(awaitable)
+    return _enforce(awaitable, None, seconds)
 
 
 def scope_end() -> float | None:

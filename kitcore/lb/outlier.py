@@ -130,7 +130,7 @@ class OutlierEjection:
     async def endpoints(self) -> Sequence[Endpoint]:
         """The current endpoints, less those ejected (each wrapped to watch its calls)."""
         endpoints = await self._source.endpoints()
-        if len(endpoints) < 2 and self.max_ejected_share < 1:
+        if len(endpoints) < 2 and not self._allowed(len(endpoints)):
             # A lone instance is never ejected (at most a share of the fleet is), so
             # there is nothing to watch: its own endpoint, at no cost per call.
             return endpoints
@@ -175,12 +175,15 @@ class OutlierEjection:
         if self._next_return is None or instant < self._next_return:
             self._next_return = instant
 
-    def _may_eject(self) -> bool:
-        fleet = len(self._healthy) + self._ejected
+    def _allowed(self, fleet: int) -> int:
+        """How many instances of a fleet of ``fleet`` may be out at once."""
         allowed = math.floor(self.max_ejected_share * fleet)
         if fleet >= 2 and self.max_ejected_share > 0:
             allowed = max(allowed, 1)
-        return self._ejected < allowed
+        return allowed
+
+    def _may_eject(self) -> bool:
+        return self._ejected < self._allowed(len(self._healthy) + self._ejected)
 
     def _eject(self, watched: _Watched) -> None:
         if watched.ejected_until is not None or watched not in self._healthy:
