@@ -5,10 +5,11 @@
 subject's last token and answers on the request's reply subject, through the shared
 ``kitcore.messaging.rpc.Dispatcher`` (options, typed error replies, deadlines).
 
-Requests are served concurrently, up to ``concurrency`` at once: the subscription's
-callback waits for a free slot, so a flood backs up in the client library's pending
-buffer rather than in unbounded tasks. A request with no reply subject cannot be
-answered: it is not executed, and the error handler sees why.
+Requests are served concurrently, up to ``concurrency`` at once, by a fixed set of
+worker tasks that take them in turn (``kitcore.messaging.workers``): a handler that
+waits does not hold up the others, and a request costs no task of its own. A flood
+backs up in the client library's pending buffer rather than in memory. A request with
+no reply subject cannot be answered: it is not executed, and the error handler sees why.
 
 ``stop()`` drains: the subscription is drained (no new messages; those already
 delivered are still served), the calls in flight finish, then their replies are
@@ -17,7 +18,6 @@ flushed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -27,6 +27,7 @@ from nats.aio.msg import Msg
 from kit_nats.errors import FAILURES
 from kitcore.errors import InvalidArgument
 from kitcore.messaging.rpc import Dispatcher, Message, Reply, default_error_encoder
+from kitcore.messaging.workers import Workers
 
 _log = logging.getLogger("kit_nats")
 
@@ -52,33 +53,20 @@ class Subscriber:
     ) -> None:
         if not subject:
             raise ValueError("a subject is required: the service's subjects are SUBJECT.<method>")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.nc = nc
         self.subject = subject
         self.queue = subject if queue == "" else queue
         self.dispatcher = dispatcher or Dispatcher(*targets, **options)
         self._prefix = len(subject) + 1
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._workers: Workers[Msg] = Workers(self._serve, concurrency)
         self._sub: Any = None
 
     async def start(self) -> None:
         """Subscribe; requests are served from now on."""
         self._sub = await self.nc.subscribe(
-            f"{self.subject}.*", queue=self.queue or "", cb=self._on_message
+            f"{self.subject}.*", queue=self.queue or "", cb=self._workers.put
         )
         await self.nc.flush()
-
-    async def _on_message(self, msg: Msg) -> None:
-        await self._slots.acquire()
-        task = asyncio.create_task(self._serve(msg))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
 
     async def _serve(self, msg: Msg) -> None:
         message = Message(msg.subject[self._prefix :], msg.headers or {}, msg.data, msg.reply, msg)
@@ -114,11 +102,8 @@ class Subscriber:
                 await sub.drain()
             except FAILURES as exc:
                 _log.warning("could not drain %s.*: %s", self.subject, exc)
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._workers.drain(timeout)
+        await self._workers.close()  # what did not finish in time is cancelled
         self.dispatcher.deadlines.close()
         if not self.nc.is_closed:
             try:

@@ -140,6 +140,23 @@ async def test_stop_drains_in_flight_calls(nc: Client, subject: str) -> None:
     assert not service.cancelled.is_set()
 
 
+async def test_calls_that_wait_hold_up_no_other_up_to_concurrency(nc: Client, subject: str) -> None:
+    async with Subscriber(nc, subject, EchoService(), concurrency=3):
+        slow = Publisher(nc, f"{subject}.slow")
+        waiting = [asyncio.create_task(slow({"seconds": 1.5})) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        # Two of three workers wait; the third serves these one after the other.
+        upper = Publisher(nc, f"{subject}.uppercase")
+        assert [await upper({"s": f"x{n}"}) for n in range(5)] == [f"X{n}" for n in range(5)]
+        assert not any(task.done() for task in waiting)
+        # Two more slow calls share the last worker: the second waits for the first.
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(slow({"seconds": 0.2}) for _ in range(2)))
+        assert asyncio.get_running_loop().time() - started >= 0.38
+        assert not any(task.done() for task in waiting)
+        assert await asyncio.gather(*waiting) == ["done", "done"]
+
+
 async def test_oversize_reply_is_a_typed_error(nc: Client, subject: str) -> None:
     limit = nc.max_payload
     async with Subscriber(nc, subject, EchoService(), max_payload=limit * 2):
