@@ -50,6 +50,8 @@ def deadline_of(
     The earliest of: receipt + ``Kit-Timeout``, ``Kit-Deadline`` (when ``wall_clock``)
     and receipt + ``cap`` seconds. A malformed header raises InvalidArgument.
     """
+    if not headers and cap is None:
+        return None
     now = context.now()
     instant = None if cap is None else now + cap
     if not headers:

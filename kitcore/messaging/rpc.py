@@ -12,8 +12,8 @@ caller raises the same class with the same fields whatever the broker.
 options, never raising: a malformed payload, an oversize message or an unknown method
 is a typed error reply, so one bad message never stops a subscriber. A request past its
 deadline on arrival is answered DeadlineExceeded unserved; a call that outlives it is
-cancelled and answered the same (one timer for all calls: ``Deadlines``). It also
-counts the calls in flight, which a stopping server waits for (graceful drain).
+cancelled and answered the same (one timer for all calls: ``Deadlines``). A stopping
+server waits for its calls in flight itself (graceful drain).
 """
 
 from __future__ import annotations
@@ -208,10 +208,7 @@ class Dispatcher:
         self.options = ServerOptions.build(**options)
         self.routes: dict[str, Route] = {}
         self.specs: list[ServiceSpec] = []
-        self.inflight = 0
         self.deadlines = Deadlines()
-        self._idle = asyncio.Event()
-        self._idle.set()
         for target in targets:
             if isinstance(target, Mapping):
                 for name, ep in target.items():
@@ -265,9 +262,8 @@ class Dispatcher:
 
     async def handle(self, message: Message) -> Reply:
         """Serve one request; every failure becomes the error encoder's reply."""
-        self.inflight += 1
-        self._idle.clear()
-        start = time.perf_counter()
+        finalizers = self.options.finalizer
+        start = time.perf_counter() if finalizers else 0.0
         error: BaseException | None = None
         try:
             try:
@@ -277,12 +273,9 @@ class Dispatcher:
                 reply = self.fail(message, exc)
             return reply
         finally:
-            self.inflight -= 1
-            if not self.inflight:
-                self._idle.set()
-            if self.options.finalizer:
+            if finalizers:
                 seconds = time.perf_counter() - start
-                for finalizer in self.options.finalizer:
+                for finalizer in finalizers:
                     try:
                         finalizer(message, error, seconds)
                     except Exception:
@@ -377,14 +370,6 @@ class Dispatcher:
                 _log.exception("error handler failed for %s", message.method)
         else:
             _log.warning("dropped request for %s: %s", message.method, error.message)
-
-    async def drained(self, timeout: float | None = None) -> bool:
-        """Wait until no call is in flight (at most ``timeout`` s); True when none is."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except (TimeoutError, asyncio.TimeoutError):
-            return False
-        return True
 
 
 # -- the client's side ---------------------------------------------------------------

@@ -110,7 +110,7 @@ class Workers(Generic[T]):
                 self._parked.append(parked)
                 await parked
         finally:
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._tasks.difference_update((asyncio.current_task(),))
             if queue and not self._closed:
                 self._wake()  # cancelled while items wait: another worker takes them
 
