@@ -169,8 +169,7 @@ async def rpc_kit_nats() -> Rpc:
     return result
 
 
-async def rpc_raw_nats() -> Rpc:
-    """nats-py request/respond with the same JSON codec."""
+async def _raw_nats(with_headers: bool) -> Rpc:
     subject = f"bench_{uuid.uuid4().hex}"
     server, client = await nats.connect(NATS), await nats.connect(NATS)
     decode = msgspec.json.Decoder(UpperRequest).decode
@@ -187,35 +186,24 @@ async def rpc_raw_nats() -> Rpc:
     async def call() -> str:
         return reply_decode((await client.request(subject, body, timeout=5)).data)
 
-    result = await load(call)
+    async def call_with_headers() -> str:
+        headers = {"Kit-Timeout": "5000", "Kit-Deadline": str(int(time.time() * 1000) + 5000)}
+        return reply_decode((await client.request(subject, body, timeout=5, headers=headers)).data)
+
+    result = await load(call_with_headers if with_headers else call)
     await server.close()
     await client.close()
     return result
+
+
+async def rpc_raw_nats() -> Rpc:
+    """nats-py request/respond with the same JSON codec."""
+    return await _raw_nats(False)
 
 
 async def rpc_raw_nats_headers() -> Rpc:
     """nats-py request/respond sending kit's two deadline headers, made afresh per call."""
-    subject = f"bench_{uuid.uuid4().hex}"
-    server, client = await nats.connect(NATS), await nats.connect(NATS)
-    decode = msgspec.json.Decoder(UpperRequest).decode
-    encode = msgspec.json.encode
-
-    async def handler(msg: Any) -> None:
-        await msg.respond(encode(decode(msg.data).s.upper()))
-
-    await server.subscribe(subject, queue=subject, cb=handler)
-    await server.flush()
-    body = encode(UpperRequest("hello"))
-    reply_decode = msgspec.json.Decoder(str).decode
-
-    async def call() -> str:
-        headers = {"Kit-Timeout": "5000", "Kit-Deadline": str(int(time.time() * 1000) + 5000)}
-        return reply_decode((await client.request(subject, body, timeout=5, headers=headers)).data)
-
-    result = await load(call)
-    await server.close()
-    await client.close()
-    return result
+    return await _raw_nats(True)
 
 
 async def _kit_amqp(timeout: float | None) -> Rpc:
