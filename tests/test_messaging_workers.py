@@ -95,6 +95,30 @@ async def test_a_failing_or_cancelled_handler_does_not_stop_serving(
     await workers.close()
 
 
+async def test_workers_cancelled_by_a_shutdown_leave_serving_going() -> None:
+    served: list[int] = []
+
+    async def serve(n: int) -> None:
+        served.append(n)
+
+    workers: Workers[int] = Workers(serve, 2)
+    await workers.put(0)  # starts a worker, due to run: cancelled before it ever does
+    (fresh,) = workers._tasks
+    fresh.cancel()
+    await asyncio.sleep(0.01)
+    assert fresh.cancelled()
+    assert await workers.drain(5)  # another worker took the item
+    await workers.put(1)  # and one parked is cancelled too
+    assert await workers.drain(5)
+    for task in list(workers._tasks):
+        task.cancel()
+    await asyncio.sleep(0.01)
+    await workers.put(2)
+    assert await workers.drain(5)
+    assert served == [0, 1, 2]
+    await workers.close()
+
+
 async def test_drain_waits_for_what_is_served_and_times_out() -> None:
     gate = asyncio.Event()
 

@@ -81,38 +81,42 @@ class Workers(Generic[T]):
             self._due = True
             task = asyncio.get_running_loop().create_task(self._work())
             self._tasks.add(task)
+            task.add_done_callback(self._gone)
         # Else every worker is serving: the first to finish takes the next item.
 
     async def _work(self) -> None:
         queue = self._queue
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                self._due = False
-                while queue:
-                    item = queue.popleft()
-                    room = self._room
-                    if room is not None and len(queue) < self._concurrency:
-                        self._room = None
-                        room.set_result(None)
-                    if queue and not self._due:
-                        self._wake()  # someone to go on with the rest if this one waits
-                    self._busy += 1
-                    try:
-                        await self._serve(item)
-                    except Exception:
-                        _log.exception("serving a message failed")
-                    finally:
-                        self._busy -= 1
-                if self._quiet is not None and not self._busy and not self._quiet.done():
-                    self._quiet.set_result(None)
-                parked = loop.create_future()
-                self._parked.append(parked)
-                await parked
-        finally:
-            self._tasks.difference_update((asyncio.current_task(),))
-            if queue and not self._closed:
-                self._wake()  # cancelled while items wait: another worker takes them
+        while True:
+            self._due = False
+            while queue:
+                item = queue.popleft()
+                room = self._room
+                if room is not None and len(queue) < self._concurrency:
+                    self._room = None
+                    room.set_result(None)
+                if queue and not self._due:
+                    self._wake()  # someone to go on with the rest if this one waits
+                self._busy += 1
+                try:
+                    await self._serve(item)
+                except Exception:
+                    _log.exception("serving a message failed")
+                finally:
+                    self._busy -= 1
+            if self._quiet is not None and not self._busy and not self._quiet.done():
+                self._quiet.set_result(None)
+            parked = loop.create_future()
+            self._parked.append(parked)
+            await parked
+
+    def _gone(self, task: asyncio.Task[None]) -> None:
+        # A worker ends only when cancelled, perhaps before it ever ran (a shutdown
+        # cancelling every task): put() must not go on thinking a worker is due.
+        self._tasks.discard(task)
+        self._due = False
+        if self._queue and not self._closed:
+            self._wake()
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or being served (at most ``timeout`` s)."""
