@@ -74,6 +74,27 @@ async def test_at_most_concurrency_are_served_at_once_and_put_waits_past_it() ->
     await workers.close()
 
 
+async def test_a_put_cancelled_while_it_waits_leaves_the_others_waiting_right() -> None:
+    gate = asyncio.Event()
+
+    async def serve(n: int) -> None:
+        await gate.wait()
+
+    workers: Workers[int] = Workers(serve, 1)
+    await workers.put(0)
+    await asyncio.sleep(0.01)  # 0 is being served
+    first = asyncio.create_task(workers.put(1))  # queued: it waits for room
+    second = asyncio.create_task(workers.put(2))  # and so does this one
+    await asyncio.sleep(0.01)
+    first.cancel()
+    await asyncio.sleep(0.01)
+    assert first.cancelled() and not second.done()
+    gate.set()
+    await asyncio.wait_for(second, 5)  # room was made for it, not cancelled under it
+    assert await workers.drain(5)
+    await workers.close()
+
+
 async def test_a_failing_or_cancelled_handler_does_not_stop_serving(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

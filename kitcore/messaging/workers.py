@@ -65,8 +65,10 @@ class Workers(Generic[T]):
         if not self._due:
             self._wake()
         if len(queue) >= self._concurrency:
-            if self._room is None or self._room.done():
+            if self._room is None:  # (a worker resolving it sets it back to None)
                 self._room = asyncio.get_running_loop().create_future()
+            # Shielded: it is shared, and a put() cancelled while it waits must not
+            # cancel it for the others (nor for the worker that resolves it).
             await asyncio.shield(self._room)
 
     def _wake(self) -> None:
@@ -123,7 +125,7 @@ class Workers(Generic[T]):
         while self.pending:
             self._quiet = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(asyncio.shield(self._quiet), timeout)
+                await asyncio.wait_for(self._quiet, timeout)
             except (TimeoutError, asyncio.TimeoutError):
                 return False
             finally:
