@@ -49,10 +49,24 @@ def values() -> Mapping[str, Any]:
 @contextmanager
 def bind(**kv: Any) -> Iterator[None]:
     """Set request-scoped values for the duration of the ``with`` block."""
-    token = _values.set(MappingProxyType({**_values.get(), **kv}))
+    token = enter_values(kv)
     try:
         yield
     finally:
+        _values.reset(token)
+
+
+def enter_values(kv: Mapping[str, Any]) -> Token[Mapping[str, Any]]:
+    """Add ``kv`` to the request-scoped values until ``exit_values``.
+
+    ``bind``'s two halves, for the hot paths that cannot spare its generator.
+    """
+    return _values.set(MappingProxyType({**_values.get(), **kv}))
+
+
+def exit_values(token: Token[Mapping[str, Any]] | None) -> None:
+    """Undo ``enter_values`` (None: nothing to undo)."""
+    if token is not None:
         _values.reset(token)
 
 
@@ -186,7 +200,11 @@ Scope: TypeAlias = "tuple[Entry, Token[Entry | None], Deadlines, asyncio.Task[An
 """What ``open_scope`` returns and ``close_scope`` takes."""
 
 
-def open_scope(instant: float, stretch_to: float | None = None) -> Scope:
+def open_scope(
+    instant: float,
+    stretch_to: float | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> Scope:
     """Bound the current task by ``instant`` until ``close_scope``: ``enforce`` in two halves.
 
     For the hot paths that cannot spare ``enforce``'s coroutine frame (Retry's attempts):
@@ -204,9 +222,11 @@ def open_scope(instant: float, stretch_to: float | None = None) -> Scope:
     Raises DeadlineExceeded at once when ``instant`` has passed. Returns None (no timer)
     within a scope of this task that ends as soon. ``stretch_to``: a bound the caller's
     own loop stalls should not count against (a retry's attempt) may be pushed back by
-    a stall, up to that instant (``kitcore.deadlines``).
+    a stall, up to that instant (``kitcore.deadlines``). ``loop``: the running loop, when
+    the caller has it at hand.
     """
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     task = current_task(loop)
     if task is None:
         raise RuntimeError("kitcore.context.open_scope needs a running task")

@@ -22,7 +22,7 @@ import pytest
 
 from kitcore import DeadlineExceeded, InvalidArgument
 from kitcore.messaging.deadlines import (
-    DEADLINE_HEADER,
+    DEADLINE_SEPARATOR,
     TIMEOUT_HEADER,
     Deadlines,
     deadline_headers,
@@ -190,7 +190,7 @@ def _error(reply: tuple[dict[str, str], bytes]) -> dict[str, Any]:
 
 def _past(ms_ago: int) -> dict[str, str]:
     """Headers of a request whose deadline passed ``ms_ago`` ms ago (a budget left of 5 s)."""
-    return {TIMEOUT_HEADER: "5000", DEADLINE_HEADER: str(int(time.time() * 1000) - ms_ago)}
+    return {TIMEOUT_HEADER: f"5000{DEADLINE_SEPARATOR}{int(time.time() * 1000) - ms_ago}"}
 
 
 async def test_a_request_past_its_deadline_is_refused_unserved(broker: Broker) -> None:
@@ -348,11 +348,23 @@ async def test_an_instant_already_past_never_starts_the_call() -> None:
 
 
 @pytest.mark.parametrize("value", ["+5", "1_000", " 7", "²", "-1", "9" * 400, "", "soon"])
-@pytest.mark.parametrize("header", [TIMEOUT_HEADER, DEADLINE_HEADER])
-def test_malformed_deadline_headers_are_invalid_arguments(header: str, value: str) -> None:
+@pytest.mark.parametrize(
+    "form", ["{}", "5000" + DEADLINE_SEPARATOR + "{}", "{}" + DEADLINE_SEPARATOR + "1"]
+)
+@pytest.mark.parametrize("wall_clock", [True, False])
+def test_malformed_deadline_headers_are_invalid_arguments(
+    form: str, value: str, wall_clock: bool
+) -> None:
+    # Either figure malformed (the instant even where it is ignored): refused, named.
     with pytest.raises(InvalidArgument) as raised:
-        deadline_of({header: value}, None)
-    assert raised.value.details == {"header": header}
+        deadline_of({TIMEOUT_HEADER: form.format(value)}, None, wall_clock)
+    assert raised.value.details == {"header": TIMEOUT_HEADER}
+
+
+@pytest.mark.parametrize("value", ["5000;", "5000;1;2", "5000; 1", "5000;at=1", ";1"])
+def test_a_budget_followed_by_anything_but_the_instant_is_refused(value: str) -> None:
+    with pytest.raises(InvalidArgument):
+        deadline_of({TIMEOUT_HEADER: value}, None)
 
 
 def test_the_earliest_bound_wins() -> None:
@@ -361,17 +373,20 @@ def test_the_earliest_bound_wins() -> None:
     by_cap = deadline_of({TIMEOUT_HEADER: "60000"}, 1.0)
     assert by_cap is not None and now + 1.0 <= by_cap <= time.monotonic() + 1.0
     now, wall = time.monotonic(), time.time()
-    clock = {TIMEOUT_HEADER: "60000", DEADLINE_HEADER: str(int(wall * 1000) + 2000)}
+    clock = {TIMEOUT_HEADER: f"60000{DEADLINE_SEPARATOR}{int(wall * 1000) + 2000}"}
     by_clock = deadline_of(clock, None)
     after = time.monotonic()
     # 2 s after ``wall``, less the time between reading the clocks, and 1 ms of rounding.
     assert by_clock is not None and now + 2.0 - (after - now) - 0.002 <= by_clock <= after + 2.0
     now = time.monotonic()
-    ignored = deadline_of(clock | {TIMEOUT_HEADER: "3000"}, None, wall_clock=False)
+    three = {TIMEOUT_HEADER: f"3000{DEADLINE_SEPARATOR}{int(wall * 1000) + 2000}"}
+    ignored = deadline_of(three, None, wall_clock=False)
     assert ignored is not None and now + 3.0 <= ignored <= time.monotonic() + 3.0
 
 
-def test_deadline_headers_say_the_same_in_both_forms() -> None:
+def test_deadline_headers_say_the_same_in_both_forms_in_one_header() -> None:
     headers = deadline_headers(2.5)
-    assert headers[TIMEOUT_HEADER] == "2500"
-    assert abs(int(headers[DEADLINE_HEADER]) - (time.time() + 2.5) * 1000) < 100
+    assert list(headers) == [TIMEOUT_HEADER]
+    budget, at = headers[TIMEOUT_HEADER].split(DEADLINE_SEPARATOR)
+    assert budget == "2500"
+    assert abs(int(at) - (time.time() + 2.5) * 1000) < 100

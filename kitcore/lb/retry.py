@@ -151,7 +151,10 @@ def retry(
         tried: list[Endpoint] = []
         if budget is not None:
             budget.deposit()
-        now = context.now()
+        # The loop's clock is the deadline's (context.now()); the loop is looked up once
+        # (asyncio.get_running_loop() is a system call on Python 3.10 and 3.11).
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         token = context.enter_deadline(now + timeout)
         call_deadline = now + timeout if token is not None else context.deadline()
         try:
@@ -179,7 +182,7 @@ def retry(
                     # long the caller waits in all); only this attempt's wait is cut
                     # short, and the attempt cancelled. A stall of this process's loop
                     # may push the cut back, never past the call's deadline.
-                    scope = context.open_scope(until, call_deadline)
+                    scope = context.open_scope(until, call_deadline, loop)
                     cancelled = False
                     try:
                         result = await chosen(request)
@@ -194,7 +197,7 @@ def retry(
                                 message = f"attempt timed out after {bound:.3f} s"
                                 raise DeadlineExceeded(message) from None
                             raise
-                    end = attempt_timeout.clock()
+                    end = attempt_timeout.clock() if own_clock else loop.time()
                     attempt_timeout.observe(request, end - start, end)
                     return result
                 except Exception as exc:
@@ -229,7 +232,7 @@ def retry(
                     raise RetryError(errors, error, "retry budget exhausted")
                 if delay:
                     await asyncio.sleep(delay)
-                now = context.now()
+                now = loop.time()
         finally:
             context.exit_deadline(token)
         raise AssertionError("unreachable: the loop returns or raises")

@@ -7,8 +7,8 @@ call carries. ``ServiceClient`` is what ``kitcore.connect(Service,
 "amqp://guest:guest@host:5672/svc")`` builds: every method goes to queue ``svc`` with
 its name in ``Kit-Method``.
 
-The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and
-``Kit-Deadline`` (the server enforces it too) and as the request's AMQP
+The caller's deadline, capped by ``timeout``, travels in ``Kit-Timeout`` (time left
+and its instant; the server enforces it too) and as the request's AMQP
 ``expiration`` (a request nobody took in time is dropped by the broker); an unbounded
 call waits at most ``DEFAULT_TIMEOUT``. A request to a queue that
 does not exist comes back (``mandatory``, confirmed) and raises ``Unavailable``.

@@ -5,8 +5,8 @@ default), sends it with NATS request-reply and decodes the reply, raising the ty
 error a failed call carries. ``ServiceClient`` is what ``kitcore.connect(Service,
 "nats://host:4222/svc")`` builds: each method is a request to ``svc.<method>``.
 
-The caller's deadline, capped by ``timeout``, travels as ``Kit-Timeout`` and
-``Kit-Deadline`` (the server enforces it too) and bounds the wait for the reply; an
+The caller's deadline, capped by ``timeout``, travels in ``Kit-Timeout`` (time left
+and its instant; the server enforces it too) and bounds the wait for the reply; an
 unbounded call waits at most ``DEFAULT_TIMEOUT`` (NATS request-reply has no "wait for
 ever"). No responders is ``Unavailable``; no reply in time ``DeadlineExceeded``.
 """
