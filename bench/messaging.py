@@ -61,7 +61,7 @@ from kitcore.plugins.manager import load as load_plugins
 
 NATS = "nats://127.0.0.1:4222"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-RPC_CALLS = 3000
+RPC_CALLS = 10000
 CALLERS = 32
 EVENTS = 5000
 

@@ -53,7 +53,7 @@ def bind(**kv: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        _values.reset(token)
+        exit_values(token)
 
 
 def enter_values(kv: Mapping[str, Any]) -> Token[Mapping[str, Any]]:
